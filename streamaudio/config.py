@@ -1,0 +1,160 @@
+"""One typed config tree. Defaults are the paper's constants; a YAML file and
+`--set dotted.key=value` overrides are applied on top, validated once, here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from streamaudio.units import Decibels, Hertz, Seconds
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AudioConfig(_Section):
+    sample_rate: Hertz = 16_000
+    chunk_ms: int = 400
+    max_chunks: int = 60
+    grid_ms: int = 200  # half-chunk grid that clip boundaries snap to
+
+    @property
+    def chunk_samples(self) -> int:
+        return self.sample_rate * self.chunk_ms // 1000
+
+    @property
+    def grid_samples(self) -> int:
+        return self.sample_rate * self.grid_ms // 1000
+
+    @property
+    def max_stream_samples(self) -> int:
+        return self.chunk_samples * self.max_chunks
+
+    @model_validator(mode="after")
+    def _whole_samples(self) -> AudioConfig:
+        for name in ("chunk_ms", "grid_ms"):
+            if self.sample_rate * getattr(self, name) % 1000:
+                raise ValueError(f"audio.{name} must be a whole number of samples")
+        if self.chunk_samples % self.grid_samples:
+            raise ValueError("audio.chunk_ms must be a multiple of audio.grid_ms")
+        return self
+
+
+class TfjpConfig(_Section):
+    enabled: bool = True
+    n_fft: int = 512
+    hop: int = 128
+    silence_limit_ms: int = 300  # inner silences longer than this are shortened to it
+    silence_threshold_db: Decibels = 12.0  # a frame is silent below noise floor + this
+    noise_quantile: float = 0.1  # share of lowest-energy frames that estimate the noise
+    oversubtraction: float = 1.5
+    spectral_floor: float = 0.05
+    core_threshold_db: Decibels = 20.0  # core span: frames within this of the loudest frame
+    fade_ms: int = 20
+
+
+class RoleGains(_Section):
+    foreground: Decibels = 0.0
+    background: Decibels = -6.0
+    ambient: Decibels = -12.0
+
+
+class ComposeConfig(_Section):
+    foreground_lufs: Decibels = -23.0
+    role_gain_db: RoleGains = RoleGains()
+    gap_s: tuple[Seconds, Seconds] = (0.8, 2.4)
+    lead_in_s: tuple[Seconds, Seconds] = (0.4, 1.2)
+    tail_s: tuple[Seconds, Seconds] = (0.8, 1.6)
+    bed_lufs: Decibels = -38.0  # real ambience bed under the whole stream
+    coloured_noise_lufs: tuple[Decibels, Decibels] = (-52.0, -44.0)
+    peak_ceiling: float = 0.98  # clipping guard scales the mix below this
+    rir_probability: float = 0.3
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ComposeConfig:
+        for name in ("gap_s", "lead_in_s", "tail_s", "coloured_noise_lufs"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise ValueError(f"compose.{name}: low {low} > high {high}")
+        return self
+
+
+class CatalogConfig(_Section):
+    directory: Path = Path(__file__).resolve().parent.parent / "catalogs"
+    max_clip_s: Seconds = 600.0  # longer files are quarantined, not loaded
+    min_clip_s: Seconds = 0.05
+
+
+class ShardConfig(_Section):
+    streams_per_shard: int = Field(default=64, ge=1)
+    row_group_streams: int = Field(default=64, ge=1, le=64)
+    attempts_per_stream: int = Field(default=3, ge=1)
+
+
+class CacheConfig(_Section):
+    directory: Path = Path(".cache/streamaudio")
+
+
+class Config(_Section):
+    audio: AudioConfig = AudioConfig()
+    tfjp: TfjpConfig = TfjpConfig()
+    compose: ComposeConfig = ComposeConfig()
+    catalog: CatalogConfig = CatalogConfig()
+    shards: ShardConfig = ShardConfig()
+    cache: CacheConfig = CacheConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def corpus_dict(self) -> dict[str, Any]:
+        """What decides the corpus bytes: machine-local paths are left out so the
+        same settings hash the same on every machine."""
+        data = self.to_dict()
+        data.pop("cache")
+        data["catalog"].pop("directory")
+        return data
+
+    def hash(self) -> str:
+        canonical = json.dumps(self.corpus_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ValueError(f"config key {dotted!r}: {key!r} is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`compose.gap_s=[1.0,2.0]` -> ("compose.gap_s", [1.0, 2.0]); values are YAML."""
+    if "=" not in text:
+        raise ValueError(f"override {text!r} is not KEY=VALUE")
+    key, raw = text.split("=", 1)
+    return key.strip(), yaml.safe_load(raw)
+
+
+def load_config(path: Path | None = None, overrides: list[str] | None = None) -> Config:
+    tree: dict[str, Any] = {}
+    if path is not None:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: a config file must hold a mapping")
+        tree = loaded
+    for text in overrides or []:
+        key, value = parse_override(text)
+        _set_dotted(tree, key, value)
+    return Config.model_validate(tree)
