@@ -71,7 +71,10 @@ class ComposeConfig(_Section):
     gap_s: tuple[Seconds, Seconds] = (0.8, 2.4)
     lead_in_s: tuple[Seconds, Seconds] = (0.4, 1.2)
     tail_s: tuple[Seconds, Seconds] = (0.8, 1.6)
-    bed_lufs: Decibels = -38.0  # real ambience bed under the whole stream
+    max_event_s: Seconds = 6.0  # longer recordings are cut to a window holding their core
+    level_jitter_db: Decibels = 2.0  # per-event loudness variation around the role target
+    max_gain_db: Decibels = 30.0  # never lift a quiet clip's noise floor further than this
+    bed_lufs: Decibels = -36.0  # real ambience bed under the whole stream
     coloured_noise_lufs: tuple[Decibels, Decibels] = (-52.0, -44.0)
     peak_ceiling: float = 0.98  # clipping guard scales the mix below this
     rir_probability: float = 0.3

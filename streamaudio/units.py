@@ -14,7 +14,7 @@ Hertz = int
 
 def seconds_to_samples(seconds: Seconds, sample_rate: Hertz) -> Samples:
     """Round to the nearest sample; the one place seconds become samples."""
-    return Samples(int(round(seconds * sample_rate)))
+    return Samples(round(seconds * sample_rate))
 
 
 def samples_to_seconds(samples: int, sample_rate: Hertz) -> Seconds:

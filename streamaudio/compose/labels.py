@@ -1,0 +1,42 @@
+"""Chunk labels from sample intervals, by one rule: a turn's response goes in the
+chunk that holds the turn's last sample (for a sound, its core span's last)."""
+
+from __future__ import annotations
+
+from streamaudio.schema import ChunkLabels, GroundedPlan
+from streamaudio.units import ceil_div
+
+
+class LabelConflict(ValueError):
+    """Two responses fall in one chunk, or a response falls outside the stream."""
+
+
+def chunk_count(num_samples: int, chunk_samples: int) -> int:
+    if num_samples <= 0:
+        raise ValueError("a stream has at least one sample")
+    return ceil_div(num_samples, chunk_samples)
+
+
+def chunk_of_sample(sample: int, chunk_samples: int) -> int:
+    return sample // chunk_samples
+
+
+def derive_labels(plan: GroundedPlan, chunk_samples: int) -> ChunkLabels:
+    num_chunks = chunk_count(plan.num_samples, chunk_samples)
+    decisions = [0] * num_chunks
+    responses = [""] * num_chunks
+    emotions = [""] * num_chunks
+    for grounded in plan.events:
+        event = plan.event_plan(grounded.event_id)
+        if not event.trigger:
+            continue
+        last = grounded.core_last_sample
+        if not 0 <= last < plan.num_samples:
+            raise LabelConflict(f"event {event.event_id}: core ends outside the stream")
+        chunk = chunk_of_sample(last, chunk_samples)
+        if decisions[chunk]:
+            raise LabelConflict(f"event {event.event_id}: chunk {chunk} already responds")
+        decisions[chunk] = 1
+        responses[chunk] = event.response
+        emotions[chunk] = event.emotion or "normal"
+    return ChunkLabels(decisions=decisions, responses=responses, emotions=emotions)

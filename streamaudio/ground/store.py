@@ -1,0 +1,100 @@
+"""Clips from the catalogs, loaded once per worker, processed by TFJP once, and
+kept in a bounded in-process cache. Implements compose.mix.ClipSource."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from streamaudio.compose.loudness import measure_lufs
+from streamaudio.compose.mix import ProcessedClip
+from streamaudio.config import Config
+from streamaudio.dsp.tfjp import run_tfjp
+from streamaudio.retrieve.audio_io import load_clip
+from streamaudio.retrieve.catalog import Catalog, ClipEntry
+from streamaudio.retrieve.quarantine import Quarantine
+from streamaudio.schema import ClipRef
+from streamaudio.stage import Drop
+
+
+class ClipChanged(RuntimeError):
+    """A clip's file no longer matches the content hash its plan recorded."""
+
+
+class CatalogClipStore:
+    def __init__(
+        self,
+        catalog: Catalog,
+        rirs: list[ClipEntry],
+        cfg: Config,
+        quarantine: Quarantine | None = None,
+        max_cached: int = 512,
+    ) -> None:
+        self.catalog = catalog
+        self.rirs = {entry.id: entry for entry in rirs}
+        self.cfg = cfg
+        self.quarantine = quarantine if quarantine is not None else Quarantine()
+        self._cache: OrderedDict[tuple[str, str], ProcessedClip | Drop] = OrderedDict()
+        self._refs: dict[str, ClipRef] = {}
+        self._max_cached = max_cached
+
+    def entry(self, clip_id: str) -> ClipEntry:
+        return self.rirs.get(clip_id) or self.catalog.by_id(clip_id)
+
+    def _remember(self, key: tuple[str, str], value: ProcessedClip | Drop) -> None:
+        self._cache[key] = value
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._max_cached:
+            self._cache.popitem(last=False)
+
+    def _process(self, entry: ClipEntry, audio: np.ndarray, purpose: str) -> ProcessedClip | Drop:
+        rate = self.cfg.audio.sample_rate
+        # textures are the noise itself: denoising or trimming them would remove them
+        if purpose != "event" or entry.loopable:
+            return ProcessedClip(audio, 0, audio.size, measure_lufs(audio, rate), float("nan"))
+        try:
+            result = run_tfjp(audio, rate, self.cfg.tfjp, self.cfg.audio.grid_samples)
+        except ValueError as error:
+            return Drop("tfjp_rejected", f"{entry.id}: {error}")
+        lufs = measure_lufs(result.audio, rate)
+        return ProcessedClip(result.audio, result.core_start, result.core_end, lufs, result.snr_db)
+
+    def load(self, clip_id: str, purpose: str = "event") -> tuple[ProcessedClip, ClipRef] | Drop:
+        """Load and process a clip for grounding; bad clips are quarantined with
+        their reason and returned as a Drop (never raised)."""
+        key = (clip_id, purpose)
+        cached = self._cache.get(key)
+        if cached is None:
+            entry = self.entry(clip_id)
+            loaded = load_clip(entry, self.cfg)
+            if isinstance(loaded, Drop):
+                self.quarantine.add(entry.id, loaded.reason, loaded.detail)
+                cached = loaded
+            else:
+                self._refs[clip_id] = loaded.ref
+                cached = self._process(entry, loaded.audio, purpose)
+                if isinstance(cached, Drop):
+                    self.quarantine.add(entry.id, cached.reason, cached.detail)
+            self._remember(key, cached)
+        if isinstance(cached, Drop):
+            return cached
+        return cached, self._refs[clip_id]
+
+    def _checked(self, ref: ClipRef, purpose: str) -> ProcessedClip:
+        loaded = self.load(ref.clip_id, purpose)
+        if isinstance(loaded, Drop):
+            raise ClipChanged(f"{ref.clip_id} no longer loads: {loaded.reason} {loaded.detail}")
+        clip, current = loaded
+        if current.sha256 != ref.sha256:
+            raise ClipChanged(f"{ref.clip_id}: file changed since the plan was made")
+        return clip
+
+    def event_clip(self, ref: ClipRef) -> ProcessedClip:
+        return self._checked(ref, "event")
+
+    def bed_clip(self, ref: ClipRef) -> ProcessedClip:
+        return self._checked(ref, "bed")
+
+    def impulse_response(self, ref: ClipRef) -> np.ndarray:
+        return self._checked(ref, "rir").audio

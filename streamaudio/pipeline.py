@@ -1,0 +1,144 @@
+"""One stream: plan -> ground -> render -> labels. One shard: a fixed range of
+stream indices of one subtask, written atomically. No Prefect here: flows/
+wraps these functions."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from streamaudio.compose.labels import derive_labels
+from streamaudio.compose.mix import render
+from streamaudio.config import Config
+from streamaudio.ground.offline import ground_scene
+from streamaudio.ground.store import CatalogClipStore
+from streamaudio.plan.grammar import SceneGrammar, load_grammar
+from streamaudio.retrieve.catalog import Catalog, load_catalogs, load_rirs
+from streamaudio.retrieve.quarantine import Quarantine
+from streamaudio.schema import GroundedPlan, ScenePlan, Stream
+from streamaudio.shards.writer import shard_is_complete, shard_path, stream_to_row, write_shard
+from streamaudio.stage import Drop, Retry, StageError
+from streamaudio.tasks.registry import PlanContext, Subtask
+from streamaudio.units import seconds_to_samples
+
+
+def stream_seed(corpus_seed: int, subtask: str, index: int, attempt: int) -> int:
+    """A 63-bit seed per (corpus seed, subtask, index, attempt): streams are
+    independent of each other, of shard size and of build order."""
+    digest = hashlib.sha256(f"{corpus_seed}:{subtask}:{index}:{attempt}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def stream_id(subtask: str, corpus_seed: int, index: int) -> str:
+    return f"{subtask}-s{corpus_seed}-{index:06d}"
+
+
+@dataclass
+class ShardOutcome:
+    path: Path
+    streams: int
+    skipped: bool  # already complete on disk
+    drops: dict[str, int] = field(default_factory=dict)
+
+
+class CorpusBuilder:
+    """Loads catalogs, grammar and clip cache once per worker (`setup`), then
+    builds streams and shards."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.quarantine = Quarantine()
+        self._store: CatalogClipStore | None = None
+        self._grammar: SceneGrammar | None = None
+        self.missing_clips = 0
+
+    def setup(self) -> None:
+        if self._store is not None:
+            return
+        directory = self.cfg.catalog.directory
+        full = load_catalogs(directory)
+        catalog, missing = full.filter_installed()
+        self.missing_clips = len(missing)
+        if not len(catalog):
+            raise StageError(f"none of the {len(full)} catalogued clips is installed; "
+                             "run `make setup` (it installs the recording packages)")
+        rirs = [entry for entry in load_rirs(directory)
+                if Catalog((entry,), full.classes).filter_installed()[0].entries]
+        self._store = CatalogClipStore(catalog, rirs, self.cfg, self.quarantine)
+        self._grammar = load_grammar(directory, set(full.classes)).usable(catalog)
+
+    @property
+    def store(self) -> CatalogClipStore:
+        self.setup()
+        assert self._store is not None
+        return self._store
+
+    @property
+    def grammar(self) -> SceneGrammar:
+        self.setup()
+        assert self._grammar is not None
+        return self._grammar
+
+    def plan(self, subtask: Subtask, index: int, corpus_seed: int, attempt: int
+             ) -> ScenePlan | Drop:
+        seed = stream_seed(corpus_seed, subtask.name, index, attempt)
+        context = PlanContext(
+            stream_id=stream_id(subtask.name, corpus_seed, index), seed=seed,
+            rng=np.random.default_rng([seed, 0]), grammar=self.grammar,
+            catalog=self.store.catalog,
+        )
+        return subtask.build(context)
+
+    def ground(self, scene: ScenePlan) -> GroundedPlan | Drop | Retry:
+        setting = next(s for s in self.grammar.settings if s.name == scene.setting)
+        return ground_scene(scene, setting.ambience, self.store, self.cfg)
+
+    def render(self, plan: GroundedPlan) -> Stream:
+        audio_cfg = self.cfg.audio
+        fade = seconds_to_samples(self.cfg.tfjp.fade_ms / 1000, audio_cfg.sample_rate)
+        audio, scale = render(plan, self.store, fade, self.cfg.compose.peak_ceiling)
+        return Stream(plan=plan, audio=audio,
+                      labels=derive_labels(plan, audio_cfg.chunk_samples),
+                      chunk_ms=audio_cfg.chunk_ms, clip_guard_scale=scale,
+                      config_hash=self.cfg.hash())
+
+    def build_stream(self, subtask: Subtask, index: int, corpus_seed: int,
+                     drops: Counter[str]) -> Stream | Drop:
+        """Try up to `attempts_per_stream` seeds; every failed attempt is counted
+        by reason, so nothing is dropped silently."""
+        last: Drop | Retry = Drop("no_attempt")
+        for attempt in range(self.cfg.shards.attempts_per_stream):
+            scene = self.plan(subtask, index, corpus_seed, attempt)
+            plan = scene if isinstance(scene, Drop) else self.ground(scene)
+            if isinstance(plan, Drop | Retry):
+                drops[f"attempt:{plan.reason}"] += 1
+                last = plan
+                continue
+            return self.render(plan)
+        drops[f"stream:{last.reason}"] += 1
+        return Drop(last.reason, last.detail)
+
+    def build_shard(self, root: Path, subtask: Subtask, shard_index: int, total_streams: int,
+                    corpus_seed: int) -> ShardOutcome:
+        per_shard = self.cfg.shards.streams_per_shard
+        path = shard_path(root, subtask.ability, subtask.name, shard_index)
+        if shard_is_complete(path):
+            return ShardOutcome(path, 0, skipped=True)
+        first = shard_index * per_shard
+        indices = range(first, min(first + per_shard, total_streams))
+        drops: Counter[str] = Counter()
+        rows = []
+        for index in indices:
+            stream = self.build_stream(subtask, index, corpus_seed, drops)
+            if isinstance(stream, Stream):
+                rows.append(stream_to_row(stream, subtask.ability, subtask.name, corpus_seed))
+        meta = {"ability": subtask.ability, "subtask": subtask.name,
+                "config_hash": self.cfg.hash(), "drops": dict(drops),
+                "planned_streams": len(indices), "corpus_seed": corpus_seed,
+                "shard_index": shard_index}
+        write_shard(rows, path, meta, self.cfg.shards.row_group_streams)
+        return ShardOutcome(path, len(rows), skipped=False, drops=dict(drops))

@@ -1,0 +1,65 @@
+"""Subtasks register one plan builder each. Adding a subtask means adding one
+builder (and, later, one taxonomy entry)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from streamaudio.plan.grammar import SceneGrammar
+from streamaudio.retrieve.catalog import Catalog
+from streamaudio.schema import ScenePlan
+from streamaudio.stage import Drop
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    stream_id: str
+    seed: int
+    rng: np.random.Generator
+    grammar: SceneGrammar
+    catalog: Catalog  # installed clips only
+
+
+PlanBuilder = Callable[[PlanContext], ScenePlan | Drop]
+
+
+@dataclass(frozen=True)
+class Subtask:
+    name: str
+    ability: str
+    summary: str
+    build: PlanBuilder
+
+
+SUBTASKS: dict[str, Subtask] = {}
+
+
+def register(name: str, ability: str, summary: str) -> Callable[[PlanBuilder], PlanBuilder]:
+    def decorate(build: PlanBuilder) -> PlanBuilder:
+        if name in SUBTASKS:
+            raise ValueError(f"subtask {name!r} registered twice")
+        SUBTASKS[name] = Subtask(name, ability, summary, build)
+        return build
+
+    return decorate
+
+
+def get_subtask(name: str) -> Subtask:
+    load_builtin_tasks()
+    if name not in SUBTASKS:
+        known = ", ".join(sorted(SUBTASKS))
+        raise KeyError(f"unknown subtask {name!r}; known: {known}")
+    return SUBTASKS[name]
+
+
+def all_subtasks() -> list[Subtask]:
+    load_builtin_tasks()
+    return [SUBTASKS[name] for name in sorted(SUBTASKS)]
+
+
+def load_builtin_tasks() -> None:
+    # importing the modules runs their @register decorators
+    from streamaudio.tasks import proactive, understanding  # noqa: F401

@@ -1,0 +1,62 @@
+"""Rich tables shown by the CLI: corpus summary and one stream's chunks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from streamaudio.shards.reader import StreamRecord
+
+
+def summary_tables(manifest: dict[str, Any]) -> list[Table]:
+    totals = manifest["totals"]
+    overview = Table(title="Corpus", show_header=False)
+    overview.add_row("streams", str(totals["streams"]))
+    overview.add_row("hours", f"{totals['hours']:.4f}")
+    overview.add_row("shards", str(totals["shards"]))
+    overview.add_row("response share of chunks", f"{totals['response_share']:.3f}")
+    overview.add_row("config hash", manifest["config_hash"])
+
+    per_subtask = Table(title="Per subtask")
+    for column in ("ability", "subtask", "streams", "seconds", "response chunks",
+                   "verified silent", "drops"):
+        per_subtask.add_column(column, justify="right" if column != "subtask" else "left")
+    for name, stats in manifest["subtasks"].items():
+        per_subtask.add_row(stats["ability"], name, str(stats["streams"]),
+                            f"{stats['seconds']:.1f}", str(stats["response_chunks"]),
+                            str(stats["verified_silent_streams"]),
+                            str(sum(stats["drops"].values())))
+
+    drops = Table(title="Drops and quarantine by reason")
+    drops.add_column("what")
+    drops.add_column("reason")
+    drops.add_column("count", justify="right")
+    for reason, count in manifest["drops"].items():
+        drops.add_row("stream attempt" if reason.startswith("attempt:") else "stream",
+                      reason.split(":", 1)[-1], str(count))
+    for reason, count in sorted(manifest.get("quarantined_clips", {}).items()):
+        drops.add_row("clip quarantined", reason, str(count))
+    if not drops.row_count:
+        drops.add_row("-", "none", "0")
+    return [overview, per_subtask, drops]
+
+
+def stream_table(record: StreamRecord) -> Table:
+    chunk_s = record.chunk_ms / 1000
+    table = Table(title=f"{record.stream_id} ({record.subtask}, {record.setting}, "
+                        f"{record.num_samples / record.sample_rate:.2f} s)")
+    table.add_column("chunk", justify="right")
+    table.add_column("time (s)")
+    table.add_column("decision")
+    table.add_column("emotion")
+    table.add_column("response")
+    table.add_column("events ending here")
+    for index in range(record.num_chunks):
+        start, end = index * chunk_s, (index + 1) * chunk_s
+        ending = [event.caption for event in record.events if start < event.offset_s <= end]
+        decision = "response" if record.decisions[index] else "silent"
+        table.add_row(str(index), f"{start:5.1f}-{end:4.1f}",
+                      f"[bold green]{decision}[/]" if record.decisions[index] else decision,
+                      record.emotions[index], record.responses[index], "; ".join(ending))
+    return table

@@ -1,0 +1,88 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamaudio.compose.labels import LabelConflict, chunk_count, chunk_of_sample, derive_labels
+from streamaudio.schema import BedLayer, ClipRef, EventPlan, GroundedEvent, GroundedPlan, ScenePlan
+
+CHUNK = 6_400
+REF = ClipRef(clip_id="t/clip", sha256="0" * 64, source="test", license="CC0-1.0")
+
+
+def _plan(num_samples: int, spans: list[tuple[int, int, bool]]) -> GroundedPlan:
+    """spans: (onset, length, trigger); the core is the whole event."""
+    events = [
+        EventPlan(event_id=f"e{i}", role="foreground", kind="sound", sound_class="x",
+                  caption="c", query="q", fallback_caption="f", trigger=trigger,
+                  response=f"r{i}" if trigger else "", emotion="urgent" if trigger else None)
+        for i, (_, _, trigger) in enumerate(spans)
+    ]
+    while len(events) < 3:
+        events.append(EventPlan(event_id=f"pad{len(events)}", role="background", kind="sound",
+                                caption="c", query="q", fallback_caption="f"))
+    scene = ScenePlan(stream_id="s", ability="a", subtask="t", setting="x", seed=1, events=events)
+    grounded = [
+        GroundedEvent(event_id=f"e{i}", clip=REF, clip_offset=0, length=length, onset=onset,
+                      core_start=0, core_end=length, gain_db=0.0)
+        for i, (onset, length, _) in enumerate(spans)
+    ]
+    grounded += [GroundedEvent(event_id=e.event_id, clip=REF, clip_offset=0, length=10, onset=0,
+                               core_start=0, core_end=10, gain_db=0.0)
+                 for e in events[len(spans):]]
+    bed = [BedLayer(kind="coloured", colour="pink", noise_seed=1, gain_db=-40.0)]
+    return GroundedPlan(scene=scene, sample_rate=16_000, num_samples=num_samples,
+                        events=grounded, bed=bed)
+
+
+@given(st.integers(min_value=1, max_value=60 * CHUNK))
+def test_chunk_count_is_ceiling(num_samples: int) -> None:
+    count = chunk_count(num_samples, CHUNK)
+    assert (count - 1) * CHUNK < num_samples <= count * CHUNK
+
+
+def test_chunk_boundaries() -> None:
+    assert chunk_of_sample(0, CHUNK) == 0
+    assert chunk_of_sample(6_399, CHUNK) == 0
+    assert chunk_of_sample(6_400, CHUNK) == 1
+    assert chunk_count(6_400, CHUNK) == 1
+    assert chunk_count(6_401, CHUNK) == 2
+
+
+def test_response_lands_in_chunk_of_last_core_sample() -> None:
+    # event covers samples 1000..12799: its last sample, 12799, is in chunk 1
+    plan = _plan(60_000, [(1_000, 11_800, True)])
+    labels = derive_labels(plan, CHUNK)
+    assert labels.decisions == [0, 1] + [0] * 8
+    assert labels.responses[1] == "r0" and labels.emotions[1] == "urgent"
+    assert all(text == "" for i, text in enumerate(labels.responses) if i != 1)
+
+
+def test_event_ending_exactly_on_a_boundary_stays_in_its_chunk() -> None:
+    labels = derive_labels(_plan(20_000, [(0, 12_800, True)]), CHUNK)
+    assert labels.decisions == [0, 1, 0, 0]
+
+
+def test_two_responses_in_one_chunk_conflict() -> None:
+    plan = _plan(20_000, [(0, 100, True), (200, 100, True)])
+    try:
+        derive_labels(plan, CHUNK)
+    except LabelConflict as conflict:
+        assert "chunk 0" in str(conflict)
+    else:
+        raise AssertionError("expected a conflict")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(1, 30)), min_size=1, max_size=5),
+       st.integers(0, 6_399))
+def test_labels_stay_inside_bounds(turns: list[tuple[int, int]], jitter: int) -> None:
+    spans, cursor = [], jitter
+    for gap, length in turns:  # turns are whole chunks apart, so no conflicts
+        onset = cursor + gap * CHUNK
+        spans.append((onset, length * CHUNK, True))
+        cursor = onset + (length + 1) * CHUNK
+    num_samples = cursor
+    labels = derive_labels(_plan(num_samples, spans), CHUNK)
+    assert len(labels.decisions) == chunk_count(num_samples, CHUNK)
+    assert sum(labels.decisions) == len(spans)
+    for onset, length, _ in spans:
+        assert labels.decisions[(onset + length - 1) // CHUNK] == 1

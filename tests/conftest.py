@@ -1,0 +1,94 @@
+"""A tiny, self-made world for pipeline tests: four sound classes recorded as
+synthetic WAV files, a two-setting scene grammar and one room response. Tests
+that need the real recordings live in tests/test_real_catalogs.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+from streamaudio.config import Config, load_config
+
+RATE = 16_000
+
+CLASSES = {
+    "door_knock": {"domain": "daily_living", "label": "a knock at the door"},
+    "dog_bark": {"domain": "nature_environment", "label": "a dog barking"},
+    "kettle_whistle": {"domain": "equipment", "label": "a kettle whistling"},
+    "glass_break": {"domain": "daily_living", "label": "glass breaking", "hazard": True,
+                    "warning": "I just heard glass breaking. Is everyone all right?",
+                    "emotion": "urgent"},
+    "rain": {"domain": "nature_environment", "label": "rain", "ambience": True},
+}
+
+SCENES = {"settings": [
+    {"name": "kitchen", "description": "a kitchen in the morning", "ambience": ["rain"],
+     "benign": ["door_knock", "kettle_whistle", "dog_bark"], "hazards": ["glass_break"]},
+    {"name": "porch", "description": "a porch on a rainy evening", "ambience": ["rain"],
+     "benign": ["door_knock", "dog_bark"], "hazards": []},
+]}
+
+
+def _burst(rng: np.random.Generator, seconds: float, freq: float, pad: float) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    core = 0.4 * np.sin(2 * np.pi * freq * t) * np.hanning(t.size)
+    noise = 0.002 * rng.standard_normal(int(pad * RATE))
+    return np.concatenate([noise, core + 0.002 * rng.standard_normal(t.size), noise])
+
+
+def write_world(root: Path, seed: int = 0) -> Path:
+    """Write catalogs/ (classes, clips, rirs, scenes) and the audio under root."""
+    rng = np.random.default_rng(seed)
+    audio_dir = root / "audio"
+    catalog_dir = root / "catalogs"
+    (catalog_dir / "clips").mkdir(parents=True)
+    audio_dir.mkdir()
+    lines = []
+    freqs = {"door_knock": 200, "dog_bark": 500, "kettle_whistle": 2000, "glass_break": 4000}
+    for name, freq in freqs.items():
+        for take in range(3):
+            path = audio_dir / f"{name}_{take}.wav"
+            sf.write(path, _burst(rng, 0.5 + 0.4 * take, freq, 0.3), RATE)
+            lines.append(_entry(name, path, root, loopable=False))
+    for take in range(2):
+        path = audio_dir / f"rain_{take}.wav"
+        stereo = 0.05 * rng.standard_normal((8 * 44_100, 2))  # a 44.1 kHz stereo bed
+        sf.write(path, stereo, 44_100)
+        lines.append(_entry("rain", path, root, loopable=True))
+    (catalog_dir / "clips" / "tiny.jsonl").write_text("".join(line + "\n" for line in lines))
+    rir_path = audio_dir / "room.wav"
+    decay = np.exp(-np.arange(RATE // 4) / (0.03 * RATE))
+    sf.write(rir_path, rng.standard_normal(decay.size) * decay, RATE)
+    rir = json.loads(_entry("rain", rir_path, root, loopable=False))
+    rir.update(sound_class="room_impulse_response", id="tiny/room")
+    (catalog_dir / "rirs.jsonl").write_text(json.dumps(rir) + "\n")
+    (catalog_dir / "sound_classes.yaml").write_text(yaml.safe_dump(CLASSES))
+    (catalog_dir / "scenes.yaml").write_text(yaml.safe_dump(SCENES))
+    return catalog_dir
+
+
+def _entry(sound_class: str, path: Path, root: Path, loopable: bool) -> str:
+    info = sf.info(path)
+    return json.dumps({
+        "id": f"tiny/{path.stem}", "source": "tiny", "source_kind": "local",
+        "root": str(root), "path": path.relative_to(root).as_posix(),
+        "sound_class": sound_class, "caption": f"A test recording of {sound_class}.",
+        "tags": [sound_class], "duration_s": round(info.duration, 3),
+        "sample_rate": info.samplerate, "channels": info.channels, "license": "CC0-1.0",
+        "loopable": loopable,
+    })
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Path:
+    return write_world(tmp_path / "world")
+
+
+@pytest.fixture
+def world_config(world: Path) -> Config:
+    return load_config(overrides=[f"catalog.directory={world}", "shards.streams_per_shard=4"])

@@ -1,0 +1,88 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from rich.console import Console
+from typer.testing import CliRunner
+
+from streamaudio import cli
+from streamaudio.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    # tables are as wide as the terminal; the test runner's default 80 columns cut names
+    monkeypatch.setattr(cli, "console", Console(width=200))
+    monkeypatch.setattr(cli, "errors", Console(width=200, stderr=True))
+
+
+def _build(world: Path, out: Path, *extra: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["build", "--out", str(out), "--streams", "3", "--seed", "4",
+                               "--subtask", "hazard_alert", "--subtask", "sound_event_qa",
+                               "--set", f"catalog.directory={world}", *extra])
+
+
+def test_build_validate_inspect(tmp_path: Path, world: Path) -> None:
+    out = tmp_path / "corpus"
+    result = _build(world, out)
+    assert result.exit_code == 0, result.output
+    assert "hazard_alert" in result.output and "Drops" in result.output
+    result = runner.invoke(app, ["validate", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "OK: 6 rows valid" in result.output
+    result = runner.invoke(app, ["inspect", str(out)])
+    assert result.exit_code == 0 and "sound_event_qa" in result.output
+    result = runner.invoke(app, ["inspect", str(out), "--stream", "hazard_alert-s4-000001"])
+    assert result.exit_code == 0, result.output
+    assert "response" in result.output and "urgent" in result.output
+    result = runner.invoke(app, ["inspect", str(out), "--stream", "nope-s4-000001"])
+    assert result.exit_code == 1 and "no stream" in result.output
+
+
+def test_rebuild_reports_kept_shards(tmp_path: Path, world: Path) -> None:
+    out = tmp_path / "corpus"
+    assert _build(world, out).exit_code == 0
+    result = _build(world, out)
+    assert result.exit_code == 0 and "already on disk and kept" in result.output
+
+
+def test_validate_fails_with_reasons(tmp_path: Path, world: Path) -> None:
+    out = tmp_path / "corpus"
+    assert _build(world, out).exit_code == 0
+    (out / "proactive_response/hazard_alert/shard-00000.parquet").write_bytes(b"junk")
+    result = runner.invoke(app, ["validate", str(out)])
+    assert result.exit_code == 1
+    assert "incomplete or unreadable shard" in result.output
+
+
+def test_unknown_subtask_and_bad_override_are_clear_errors(tmp_path: Path, world: Path) -> None:
+    result = runner.invoke(app, ["build", "--out", str(tmp_path), "--subtask", "nope"])
+    assert result.exit_code == 1 and "unknown subtask 'nope'" in result.output
+    result = _build(world, tmp_path / "c", "--set", "compose.gap_s=[3,1]")
+    assert result.exit_code == 2 and "config error" in result.output
+
+
+def test_subtasks_lists_the_slice() -> None:
+    result = runner.invoke(app, ["subtasks"])
+    for name in ("hazard_alert", "benign_silence", "sound_event_qa"):
+        assert name in result.output
+
+
+def test_catalog_ingest(tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    sf.write(folder / "a.wav", 0.3 * np.sin(np.arange(16_000) / 5), 16_000)
+    (folder / "b.wav").write_bytes(b"not audio")
+    meta = tmp_path / "meta.csv"
+    meta.write_text("path,sound_class\na.wav,dog_bark\nb.wav,dog_bark\n")
+    out = tmp_path / "mine.jsonl"
+    result = runner.invoke(app, ["catalog", "ingest", str(folder), "--metadata", str(meta),
+                                 "--out", str(out), "--name", "mine"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["path"] for line in lines] == ["a.wav"]
+    assert "undecodable" in result.output

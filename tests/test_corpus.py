@@ -1,0 +1,92 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from streamaudio.config import Config, load_config
+from streamaudio.corpus import build_corpus
+from streamaudio.shards.reader import iter_streams, list_shards
+from streamaudio.stage import StageError
+from streamaudio.tasks.registry import get_subtask
+
+SUBTASKS = ["hazard_alert", "benign_silence", "sound_event_qa"]
+
+
+def _build(root: Path, cfg: Config, streams: int = 6, seed: int = 0):  # type: ignore[no-untyped-def]
+    return build_corpus(root, [get_subtask(name) for name in SUBTASKS], streams, seed, cfg)
+
+
+def test_layout_manifest_card_and_config(tmp_path: Path, world_config: Config) -> None:
+    root = tmp_path / "corpus"
+    report = _build(root, world_config)
+    shards = [path.relative_to(root).as_posix() for path in list_shards(root)]
+    assert "proactive_response/hazard_alert/shard-00000.parquet" in shards
+    assert "audio_understanding/sound_event_qa/shard-00001.parquet" in shards
+    assert len(shards) == 6  # 6 streams, 4 per shard, 3 subtasks
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest == report.manifest
+    assert manifest["totals"]["streams"] == 18
+    assert manifest["config_hash"] == world_config.hash()
+    assert manifest["subtasks"]["benign_silence"]["response_chunks"] == 0
+    assert manifest["subtasks"]["hazard_alert"]["response_chunks"] == 6
+    assert (root / "README.md").read_text().startswith("---")
+    assert "config_hash: " + world_config.hash() in (root / "config.yaml").read_text()
+    assert {r.config_hash for r in iter_streams(root)} == {world_config.hash()}
+
+
+def test_same_seed_gives_byte_identical_shards(tmp_path: Path, world_config: Config) -> None:
+    _build(tmp_path / "a", world_config)
+    _build(tmp_path / "b", world_config)
+    a, b = list_shards(tmp_path / "a"), list_shards(tmp_path / "b")
+    assert [p.relative_to(tmp_path / "a") for p in a] == [p.relative_to(tmp_path / "b") for p in b]
+    for left, right in zip(a, b, strict=True):
+        assert left.read_bytes() == right.read_bytes()
+    manifests = [(tmp_path / side / "manifest.json").read_bytes() for side in "ab"]
+    assert manifests[0] == manifests[1]
+
+
+def test_rerun_skips_complete_shards_and_rebuilds_missing_ones(
+        tmp_path: Path, world_config: Config) -> None:
+    root = tmp_path / "corpus"
+    _build(root, world_config)
+    shards = list_shards(root)
+    before = {path: path.read_bytes() for path in shards}
+    os.utime(shards[0], (1, 1))
+    shards[1].unlink()
+    shards[2].write_bytes(b"truncated")
+    report = _build(root, world_config)
+    assert report.skipped == len(shards) - 2
+    assert shards[0].stat().st_mtime == 1  # untouched
+    for path in shards:
+        assert path.read_bytes() == before[path]
+    assert not [p for p in root.rglob(".*tmp*")]
+
+
+def test_a_different_config_cannot_write_into_the_same_corpus(
+        tmp_path: Path, world_config: Config) -> None:
+    root = tmp_path / "corpus"
+    _build(root, world_config, streams=1)
+    other = world_config.model_copy(update={"tfjp": world_config.tfjp.model_copy(
+        update={"enabled": False})})
+    with pytest.raises(StageError, match="built with config"):
+        _build(root, other, streams=1)
+
+
+def test_bad_clips_are_quarantined_with_reasons_not_crashes(
+        tmp_path: Path, world: Path) -> None:
+    audio = world.parent / "audio"
+    (audio / "dog_bark_0.wav").write_bytes(b"RIFF not really a wav")
+    (audio / "dog_bark_1.wav").write_bytes(b"")
+    cfg = load_config(overrides=[f"catalog.directory={world}", "shards.streams_per_shard=4"])
+    root = tmp_path / "corpus"
+    report = _build(root, cfg, streams=8)
+    assert report.quarantine.get("undecodable", 0) + report.quarantine.get("empty", 0) >= 1
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert sum(manifest["quarantined_clips"].values()) >= 1
+    lines = (root / "quarantine.jsonl").read_text().splitlines()
+    assert all(json.loads(line)["reason"] for line in lines)
+    planned = 8 * 3
+    built = manifest["totals"]["streams"]
+    dropped = sum(v for k, v in manifest["drops"].items() if k.startswith("stream:"))
+    assert built + dropped == planned  # nothing lost silently
