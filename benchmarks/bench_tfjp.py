@@ -59,9 +59,8 @@ def main() -> dict[str, float]:
         for seconds in DURATIONS_S:
             elapsed = seconds_per_call(synthetic_clip(seconds), cfg, grid)
             results[f"{seconds}s"] = seconds / elapsed
-            print(
-                f"{seconds:>3d} s clip: {elapsed * 1e3:7.3f} ms  {seconds / elapsed:8.0f}x real time"
-            )
+            speed = seconds / elapsed
+            print(f"{seconds:>3d} s clip: {elapsed * 1e3:7.3f} ms  {speed:8.0f}x real time")
     return results
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.table import Table
 
 from streamaudio.shards.reader import StreamRecord
@@ -18,10 +19,11 @@ def summary_tables(manifest: dict[str, Any]) -> list[Table]:
     overview.add_row("response share of chunks", f"{totals['response_share']:.3f}")
     overview.add_row("config hash", manifest["config_hash"])
 
-    per_subtask = Table(title="Per subtask")
-    for column in ("ability", "subtask", "streams", "seconds", "response chunks",
-                   "verified silent", "drops"):
-        per_subtask.add_column(column, justify="right" if column != "subtask" else "left")
+    per_subtask = Table(title="Per subtask", box=box.SIMPLE_HEAD)
+    per_subtask.add_column("ability", overflow="fold")
+    per_subtask.add_column("subtask", no_wrap=True)
+    for column in ("streams", "seconds", "responses", "silent", "drops"):
+        per_subtask.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     for name, stats in manifest["subtasks"].items():
         per_subtask.add_row(stats["ability"], name, str(stats["streams"]),
                             f"{stats['seconds']:.1f}", str(stats["response_chunks"]),

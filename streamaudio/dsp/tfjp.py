@@ -15,7 +15,7 @@ ValueError("clip is silent"), enabled or not (the caller drops it). A clip with
 no hop rising silence_threshold_db above its own floor (stationary noise, a
 drone, a clip too short to hold any silence) has no separable noise: it is
 passed through whole as its own core, neither denoised nor trimmed, only
-snapped and faded; its snr_db says so (about -13 dB for white noise).
+snapped and faded; its snr_db says so (about -8 dB for white noise).
 
 Snapping only ever pads (< one grid cell), at the end: first with the clip's
 own trailing material (denoised like the rest), then, if the file ends, with
@@ -335,7 +335,9 @@ def run_tfjp(audio: np.ndarray, sample_rate: int, cfg: TfjpConfig, grid_samples:
     origin, stop = trim.spans[0][0], trim.spans[-1][1]
     y = x if stationary else denoise(an, noise, alpha, floor, origin, stop)
     tail, xfade = None, 0
-    if missing:  # clip material ran out: continue with its residual noise
+    # Clip material ran out (content reaches the file end): continue with noise like
+    # its residual, cross-faded over one hop so the cut-off content does not click.
+    if missing:
         xfade = min(hop, trim.length)
         # A stationary clip has no separate floor: pad it at what subtraction would
         # leave of one (spectral_floor below it), not at its own full level.
