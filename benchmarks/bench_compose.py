@@ -89,7 +89,7 @@ def bench_plan(seed: int) -> GroundedPlan:
                         events=grounded, bed=bed)
 
 
-def main(streams: int = 64) -> dict[str, float]:
+def main(streams: int = 64, repeats: int = 3) -> dict[str, float]:
     cfg = Config()
     clips = _Clips(np.random.default_rng(0))
     plans = [bench_plan(seed) for seed in range(streams)]
@@ -99,19 +99,21 @@ def main(streams: int = 64) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         write_shard([stream_to_row(warm, "bench", "bench", 0)],
                     shard_path(Path(tmp), "bench", "bench", 0), {"config_hash": cfg.hash()}, 64)
-    start = time.perf_counter()
-    rendered = []
-    for plan in plans:
-        audio, scale = render(plan, clips, 320, cfg.compose.peak_ceiling)
-        rendered.append(Stream(plan, audio, derive_labels(plan, cfg.audio.chunk_samples),
-                               cfg.audio.chunk_ms, scale, cfg.hash()))
-    compose_s = time.perf_counter() - start
-    start = time.perf_counter()
-    rows = [stream_to_row(stream, "bench", "bench", 0) for stream in rendered]
-    with tempfile.TemporaryDirectory() as tmp:
-        write_shard(rows, shard_path(Path(tmp), "bench", "bench", 0),
-                    {"config_hash": cfg.hash()}, 64)
-    write_s = time.perf_counter() - start
+    compose_s = write_s = float("inf")
+    for _ in range(repeats):  # best of N: these machines are shared and noisy
+        start = time.perf_counter()
+        rendered = []
+        for plan in plans:
+            audio, scale = render(plan, clips, 320, cfg.compose.peak_ceiling)
+            rendered.append(Stream(plan, audio, derive_labels(plan, cfg.audio.chunk_samples),
+                                   cfg.audio.chunk_ms, scale, cfg.hash()))
+        compose_s = min(compose_s, time.perf_counter() - start)
+        start = time.perf_counter()
+        rows = [stream_to_row(stream, "bench", "bench", 0) for stream in rendered]
+        with tempfile.TemporaryDirectory() as tmp:
+            write_shard(rows, shard_path(Path(tmp), "bench", "bench", 0),
+                        {"config_hash": cfg.hash()}, 64)
+        write_s = min(write_s, time.perf_counter() - start)
     audio_s = streams * STREAM_SAMPLES / RATE
     return {
         "composition_x_rt": audio_s / compose_s,
