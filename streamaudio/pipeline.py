@@ -17,7 +17,7 @@ from streamaudio.config import Config
 from streamaudio.ground.offline import ground_scene
 from streamaudio.ground.store import CatalogClipStore
 from streamaudio.plan.grammar import SceneGrammar, load_grammar
-from streamaudio.retrieve.catalog import Catalog, load_catalogs, load_rirs
+from streamaudio.retrieve.catalog import is_installed, load_catalogs, load_rirs
 from streamaudio.retrieve.quarantine import Quarantine
 from streamaudio.schema import GroundedPlan, ScenePlan, Stream
 from streamaudio.shards.writer import shard_is_complete, shard_path, stream_to_row, write_shard
@@ -66,8 +66,7 @@ class CorpusBuilder:
         if not len(catalog):
             raise StageError(f"none of the {len(full)} catalogued clips is installed; "
                              "run `make setup` (it installs the recording packages)")
-        rirs = [entry for entry in load_rirs(directory)
-                if Catalog((entry,), full.classes).filter_installed()[0].entries]
+        rirs = [entry for entry in load_rirs(directory) if is_installed(entry)]
         self._store = CatalogClipStore(catalog, rirs, self.cfg, self.quarantine)
         self._grammar = load_grammar(directory, set(full.classes)).usable(catalog)
 

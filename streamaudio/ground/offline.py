@@ -17,6 +17,7 @@ from streamaudio.ground.store import CatalogClipStore
 from streamaudio.schema import (
     BedLayer,
     ClipRef,
+    Colour,
     EventPlan,
     GroundedEvent,
     GroundedPlan,
@@ -26,6 +27,7 @@ from streamaudio.stage import Drop, Retry
 from streamaudio.units import seconds_to_samples
 
 CANDIDATES_PER_EVENT = 3  # the paper verifies the top 3 candidates
+COLOURS: tuple[Colour, ...] = ("white", "pink", "brown")
 
 
 @dataclass(frozen=True)
@@ -118,11 +120,11 @@ def _bed(
         break
     if bed_classes and not layers:
         return Drop("no_bed_clip", f"no loadable ambience among {bed_classes}")
-    colour = str(rng.choice(["white", "pink", "brown"]))
+    colour = COLOURS[int(rng.integers(0, len(COLOURS)))]
     level = float(rng.uniform(*compose.coloured_noise_lufs))
     layers.append(BedLayer(
         kind="coloured", colour=colour, noise_seed=int(rng.integers(0, 2**31 - 1)),
-        gain_db=round(level - unit_noise_lufs(colour, cfg.audio.sample_rate), 3),  # type: ignore[arg-type]
+        gain_db=round(level - unit_noise_lufs(colour, cfg.audio.sample_rate), 3),
     ))
     return layers
 

@@ -107,6 +107,14 @@ def resolve_path(entry: ClipEntry) -> Path:
     return Path(entry.root) / entry.path
 
 
+def is_installed(entry: ClipEntry) -> bool:
+    """True if the clip's file is on this machine."""
+    try:
+        return resolve_path(entry).is_file()
+    except PackageMissing:
+        return False
+
+
 @dataclass(frozen=True)
 class Catalog:
     entries: tuple[ClipEntry, ...]
@@ -165,11 +173,7 @@ class Catalog:
         present: list[ClipEntry] = []
         missing: list[ClipEntry] = []
         for entry in self.entries:
-            try:
-                found = resolve_path(entry).is_file()
-            except PackageMissing:
-                found = False
-            (present if found else missing).append(entry)
+            (present if is_installed(entry) else missing).append(entry)
         return Catalog(tuple(present), self.classes), missing
 
 
