@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -100,6 +100,46 @@ class ShardConfig(_Section):
     attempts_per_stream: int = Field(default=3, ge=1)
 
 
+class CosyVoiceConfig(_Section):
+    """A user-run CosyVoice server (its FastAPI runtime). Off unless a URL is set."""
+
+    url: str | None = None  # e.g. http://127.0.0.1:50000
+    mode: Literal["sft", "zero_shot", "cross_lingual", "instruct"] = "sft"
+    speakers: dict[str, list[str]] = Field(default_factory=lambda: {
+        "zh": ["中文女", "中文男"], "en": ["英文女", "英文男"]})
+    sample_rate: Hertz = 22_050  # CosyVoice v1 streams 22.05 kHz PCM; v2 uses 24 kHz
+    timeout_s: Seconds = 60.0
+    prompt_wav: Path | None = None  # zero-shot / cross-lingual reference recording
+    prompt_text: str = ""
+
+
+class LlmConfig(_Section):
+    """Any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama). Off unless a model
+    is set; the key is read from the environment variable named here, never
+    from a file."""
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: Seconds = 60.0
+    max_retries: int = 2
+
+
+class SpeechConfig(_Section):
+    backends: list[Literal["piper", "flite", "cosyvoice"]] = ["piper", "flite"]
+    speeds: list[float] = [0.9, 1.0, 1.1]
+    flite_voices: list[str] = ["slt", "kal16", "awb", "rms"]
+    max_wer: float = 0.10  # the paper's round-trip threshold (CER for Chinese)
+    voice_attempts: int = 3  # voices/speeds tried before a rewrite
+    rewrite_attempts: int = 1  # LLM rewrites tried (only with llm configured)
+    asr_model_dir: Path | None = None  # any faster-whisper model dir; default whisper-base
+    asr_compute_type: str = "int8"
+    asr_beam_size: int = 5
+    asr_threads: int = 1  # TTS and ASR share 2 cores: cap each
+    tts_threads: int = 1
+    cosyvoice: CosyVoiceConfig = CosyVoiceConfig()
+
+
 class CacheConfig(_Section):
     directory: Path = Path(".cache/streamaudio")
 
@@ -111,6 +151,8 @@ class Config(_Section):
     catalog: CatalogConfig = CatalogConfig()
     shards: ShardConfig = ShardConfig()
     cache: CacheConfig = CacheConfig()
+    speech: SpeechConfig = SpeechConfig()
+    llm: LlmConfig = LlmConfig()
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -1,0 +1,89 @@
+"""A content-addressed store for everything expensive (TTS, ASR, LLM answers,
+embeddings, generated clips): the key is a hash of the inputs, each entry
+carries the hash of its payload, writes are atomic, and a corrupt entry reads
+as missing (and is removed) so it is recomputed."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_HEADER = 65  # 64 hex digits of the payload's sha256 and a newline
+
+
+def input_key(inputs: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of the inputs."""
+    canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ContentStore:
+    def __init__(self, root: Path, namespace: str) -> None:
+        self.directory = Path(root) / namespace
+        self.hits = 0
+        self.misses = 0
+        self.corrupt = 0
+        self._lock = threading.Lock()
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.bin"
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+    def get_bytes(self, key: str) -> bytes | None:
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            self._count("misses")
+            return None
+        digest, payload = data[: _HEADER - 1].decode("ascii", "replace"), data[_HEADER:]
+        if len(data) < _HEADER or hashlib.sha256(payload).hexdigest() != digest:
+            self._count("corrupt")
+            self._count("misses")
+            path.unlink(missing_ok=True)
+            return None
+        self._count("hits")
+        return payload
+
+    def put_bytes(self, key: str, payload: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # a unique temporary name per writer: concurrent writers of one key each
+        # rename a complete file, and the last rename wins with identical content
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_native_id()}.tmp")
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n")
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def get_json(self, key: str) -> Any | None:
+        payload = self.get_bytes(key)
+        return None if payload is None else json.loads(payload)
+
+    def put_json(self, key: str, value: Any) -> None:
+        self.put_bytes(key, json.dumps(value, sort_keys=True, ensure_ascii=False).encode())
+
+    def get_array(self, key: str) -> np.ndarray | None:
+        payload = self.get_bytes(key)
+        return None if payload is None else np.load(io.BytesIO(payload), allow_pickle=False)
+
+    def put_array(self, key: str, array: np.ndarray) -> None:
+        buffer = io.BytesIO()
+        np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+        self.put_bytes(key, buffer.getvalue())

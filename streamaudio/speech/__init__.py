@@ -1,0 +1,1 @@
+"""Speech: offline TTS backends, a CosyVoice client, the ASR round trip."""
