@@ -68,7 +68,8 @@ class RoleGains(_Section):
 class ComposeConfig(_Section):
     foreground_lufs: Decibels = -23.0
     role_gain_db: RoleGains = RoleGains()
-    gap_s: tuple[Seconds, Seconds] = (0.8, 2.4)
+    gap_s: tuple[Seconds, Seconds] = (0.8, 2.4)  # between turns
+    pause_s: tuple[Seconds, Seconds] = (0.2, 0.6)  # between sentences of one turn
     lead_in_s: tuple[Seconds, Seconds] = (0.4, 1.2)
     tail_s: tuple[Seconds, Seconds] = (0.8, 1.6)
     max_event_s: Seconds = 6.0  # longer recordings are cut to a window holding their core
@@ -81,7 +82,7 @@ class ComposeConfig(_Section):
 
     @model_validator(mode="after")
     def _ordered(self) -> ComposeConfig:
-        for name in ("gap_s", "lead_in_s", "tail_s", "coloured_noise_lufs"):
+        for name in ("gap_s", "pause_s", "lead_in_s", "tail_s", "coloured_noise_lufs"):
             low, high = getattr(self, name)
             if low > high:
                 raise ValueError(f"compose.{name}: low {low} > high {high}")

@@ -33,6 +33,14 @@ class _Model(BaseModel):
         return cls.model_validate_json(text)
 
 
+class VoicePlan(_Model):
+    """Who says a speech event, decided in the plan (retries may pick another)."""
+
+    backend: str
+    voice: str
+    speed: float = 1.0
+
+
 class EventPlan(_Model):
     event_id: str
     role: Role
@@ -42,10 +50,24 @@ class EventPlan(_Model):
     query: str  # retrieval query refined from the caption
     fallback_caption: str  # prompt for generation when retrieval fails
     text: str = ""  # what is said, for speech events
+    language: str = "en"
+    voice: VoicePlan | None = None  # speech events only
     trigger: bool = False  # a response follows this event's core span
     response: str = ""
     emotion: Emotion | None = None
+    # "end": one response in the chunk of the core's last sample; "words": each
+    # word of `text` in the chunk where it ends (real-time transcription)
+    emit: Literal["end", "words"] = "end"
+    continues_turn: bool = False  # same speaker goes on: a short pause, not a turn gap
     duration_s: Seconds | None = None  # planned length; None = the clip's own
+
+    @model_validator(mode="after")
+    def _speech_is_complete(self) -> EventPlan:
+        if self.kind == "speech" and (not self.text.strip() or self.voice is None):
+            raise ValueError(f"event {self.event_id}: speech needs text and a voice")
+        if self.emit == "words" and (self.kind != "speech" or self.trigger):
+            raise ValueError(f"event {self.event_id}: word emission is for untriggered speech")
+        return self
 
     @model_validator(mode="after")
     def _trigger_has_response(self) -> EventPlan:
@@ -64,6 +86,7 @@ class ScenePlan(_Model):
     seed: int
     instruction: str = ""  # given at stream start ("" if none)
     verified_silent: bool = False  # every chunk must be silent
+    bed_offset_db: Decibels = 0.0  # relative to compose.bed_lufs; clean speech uses < 0
     events: list[EventPlan] = Field(min_length=MIN_EVENTS, max_length=MAX_EVENTS)
 
     @model_validator(mode="after")
@@ -83,6 +106,14 @@ class ClipRef(_Model):
     license: str
 
 
+class WordSpan(_Model):
+    """A word of a speech event, in samples relative to the event's onset."""
+
+    word: str
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+
+
 class GroundedEvent(_Model):
     event_id: str
     clip: ClipRef
@@ -94,12 +125,15 @@ class GroundedEvent(_Model):
     gain_db: Decibels
     loop: bool = False  # tile the processed clip to fill `length`
     rir: ClipRef | None = None
+    words: list[WordSpan] = Field(default_factory=list)  # speech: timed words of the text
     evidence: dict[str, float | int | str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _core_inside(self) -> GroundedEvent:
         if not self.core_start < self.core_end <= self.length:
             raise ValueError(f"event {self.event_id}: core span outside the event")
+        if any(not 0 <= w.start < w.end <= self.length for w in self.words):
+            raise ValueError(f"event {self.event_id}: a word lies outside the event")
         return self
 
     @property

@@ -22,12 +22,22 @@ def chunk_of_sample(sample: int, chunk_samples: int) -> int:
 
 
 def derive_labels(plan: GroundedPlan, chunk_samples: int) -> ChunkLabels:
+    """One response per triggering event, in the chunk of its core's last sample;
+    for word-emitting speech, each word in the chunk where it ends (words of one
+    chunk are joined in the order they end). A trigger never shares its chunk."""
     num_chunks = chunk_count(plan.num_samples, chunk_samples)
     decisions = [0] * num_chunks
     responses = [""] * num_chunks
     emotions = [""] * num_chunks
+    words: dict[int, list[tuple[int, str]]] = {}
     for grounded in plan.events:
         event = plan.event_plan(grounded.event_id)
+        if event.emit == "words":
+            for span in grounded.words:
+                last = grounded.onset + span.end - 1
+                words.setdefault(chunk_of_sample(last, chunk_samples), []).append(
+                    (last, span.word))
+            continue
         if not event.trigger:
             continue
         last = grounded.core_last_sample
@@ -39,4 +49,12 @@ def derive_labels(plan: GroundedPlan, chunk_samples: int) -> ChunkLabels:
         decisions[chunk] = 1
         responses[chunk] = event.response
         emotions[chunk] = event.emotion or "normal"
+    for chunk, ending in sorted(words.items()):
+        if chunk >= num_chunks:
+            raise LabelConflict(f"a word ends after the stream (chunk {chunk})")
+        if decisions[chunk]:
+            raise LabelConflict(f"chunk {chunk} holds both words and a response")
+        decisions[chunk] = 1
+        responses[chunk] = " ".join(word for _, word in sorted(ending))
+        emotions[chunk] = "normal"
     return ChunkLabels(decisions=decisions, responses=responses, emotions=emotions)

@@ -1,5 +1,6 @@
 """Integer-sample layout of one stream. Foreground events are turns, one after
-another with gaps of 0.8-2.4 s; background and ambient events overlap them.
+another with gaps of 0.8-2.4 s (0.2-0.6 s between sentences of one turn);
+background and ambient events overlap them.
 Every number drawn here is stored in the grounded plan, so rendering needs no
 randomness."""
 
@@ -23,6 +24,7 @@ class SpanRequest:
     role: Role
     length: int  # samples available from the processed clip (grid multiple)
     loopable: bool = False  # may be tiled to any length
+    continues: bool = False  # foreground: follows the previous one after a short pause
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,8 @@ def layout(
     if not foreground:
         return Retry("no_foreground", "a stream needs at least one foreground turn")
     lead_in = _draw(rng, cfg.compose.lead_in_s, rate)
-    gaps = [_draw(rng, cfg.compose.gap_s, rate) for _ in foreground[1:]]
+    gaps = [_draw(rng, cfg.compose.pause_s if request.continues else cfg.compose.gap_s, rate)
+            for request in foreground[1:]]
     tail = _draw(rng, cfg.compose.tail_s, rate)
     turn_samples = sum(request.length for request in foreground)
     num_samples = lead_in + turn_samples + sum(gaps) + tail

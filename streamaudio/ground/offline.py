@@ -5,6 +5,7 @@ result is a GroundedPlan that renders without further randomness."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from streamaudio.schema import (
     GroundedEvent,
     GroundedPlan,
     ScenePlan,
+    WordSpan,
 )
 from streamaudio.stage import Drop, Retry
 from streamaudio.units import seconds_to_samples
@@ -31,12 +33,28 @@ COLOURS: tuple[Colour, ...] = ("white", "pink", "brown")
 
 
 @dataclass(frozen=True)
+class SpokenClip:
+    """A speech event's utterance, ready to place: audio after TFJP, the words of
+    its text timed by the ASR round trip (relative to the audio), and evidence."""
+
+    clip: ProcessedClip
+    ref: ClipRef
+    words: tuple[WordSpan, ...]
+    evidence: dict[str, float | int | str]
+
+
+class SpeechSource(Protocol):
+    def utterance(self, event: EventPlan, rng: np.random.Generator) -> SpokenClip | Drop: ...
+
+
+@dataclass(frozen=True)
 class _Bound:
     event: EventPlan
     clip: ProcessedClip
     ref: ClipRef
     loopable: bool
-    candidates_tried: int
+    evidence: dict[str, float | int | str]
+    words: tuple[WordSpan, ...] = ()
 
 
 def _floor_to(value: int, step: int) -> int:
@@ -44,8 +62,16 @@ def _floor_to(value: int, step: int) -> int:
 
 
 def _bind(
-    event: EventPlan, store: CatalogClipStore, rng: np.random.Generator
+    event: EventPlan, store: CatalogClipStore, speech: SpeechSource | None,
+    rng: np.random.Generator,
 ) -> _Bound | Drop:
+    if event.kind == "speech":
+        if speech is None:
+            return Drop("no_speech_source", f"{event.event_id}: speech is not set up")
+        spoken = speech.utterance(event, rng)
+        if isinstance(spoken, Drop):
+            return spoken
+        return _Bound(event, spoken.clip, spoken.ref, False, spoken.evidence, spoken.words)
     entries = store.catalog.by_class(event.sound_class)
     if not entries:
         return Drop("no_clip_for_class", f"{event.event_id}: class {event.sound_class!r}")
@@ -56,19 +82,42 @@ def _bind(
         if isinstance(loaded, Drop):
             continue
         clip, ref = loaded
-        return _Bound(event, clip, ref, entry.loopable, tried)
+        evidence: dict[str, float | int | str] = {
+            "selection": "offline_class", "candidates_tried": tried,
+            "clip_lufs": round(clip.lufs, 3),
+            "tfjp_snr_db": round(clip.snr_db, 3) if np.isfinite(clip.snr_db) else "n/a"}
+        return _Bound(event, clip, ref, entry.loopable, evidence)
     return Drop("no_usable_clip", f"{event.event_id}: {len(order)} candidates of "
                 f"{event.sound_class!r} failed to load")
 
 
-def _turn_budget(turns: int, cfg: Config) -> int:
-    """Longest a foreground turn may be so that every draw of gaps still fits."""
-    rate, compose = cfg.audio.sample_rate, cfg.compose
-    fixed = sum(seconds_to_samples(bounds[1], rate)
-                for bounds in (compose.lead_in_s, compose.tail_s))
-    gaps = seconds_to_samples(compose.gap_s[1], rate) * max(turns - 1, 0)
-    free = cfg.audio.max_stream_samples - fixed - gaps
-    return _floor_to(free // max(turns, 1), cfg.audio.grid_samples)
+def _fit_lengths(bound: list[_Bound], cfg: Config) -> list[int] | Retry:
+    """Samples to place per event, so that every draw of gaps still fits the
+    stream: speech is never cut; foreground sounds share what speech leaves."""
+    rate, compose, grid = cfg.audio.sample_rate, cfg.compose, cfg.audio.grid_samples
+    max_event = _floor_to(seconds_to_samples(compose.max_event_s, rate), grid)
+    foreground = [b for b in bound if b.event.role == "foreground"]
+    fixed = seconds_to_samples(compose.lead_in_s[1], rate)
+    fixed += seconds_to_samples(compose.tail_s[1], rate)
+    fixed += sum(seconds_to_samples((compose.pause_s if b.event.continues_turn
+                                     else compose.gap_s)[1], rate) for b in foreground[1:])
+    free = cfg.audio.max_stream_samples - fixed
+    speech = sum(b.clip.audio.size for b in foreground if b.event.kind == "speech")
+    sounds = [b for b in foreground if b.event.kind != "speech"]
+    if speech > free:
+        return Retry("speech_too_long", f"{speech} samples of speech, {free} free")
+    per_sound = _floor_to((free - speech) // max(len(sounds), 1), grid)
+    if sounds and per_sound < grid:
+        return Retry("scene_too_long", f"{len(sounds)} sounds share {free - speech} samples")
+    lengths = []
+    for b in bound:
+        size = b.clip.audio.size
+        if b.event.kind == "speech":
+            lengths.append(size)
+        else:
+            cap = per_sound if b.event.role == "foreground" else max_event
+            lengths.append(max(grid, min(_floor_to(size, grid), max_event, cap)))
+    return lengths
 
 
 def _window(
@@ -101,8 +150,8 @@ def _role_gain(event: EventPlan, clip: ProcessedClip, rng: np.random.Generator,
 
 
 def _bed(
-    bed_classes: list[str], num_samples: int, store: CatalogClipStore,
-    rng: np.random.Generator, cfg: Config,
+    bed_classes: list[str], store: CatalogClipStore, rng: np.random.Generator, cfg: Config,
+    offset_db: float,
 ) -> list[BedLayer] | Drop:
     compose = cfg.compose
     layers: list[BedLayer] = []
@@ -112,7 +161,7 @@ def _bed(
         if isinstance(loaded, Drop):
             continue
         clip, ref = loaded
-        level = compose.bed_lufs + float(rng.uniform(-3.0, 3.0))
+        level = compose.bed_lufs + offset_db + float(rng.uniform(-3.0, 3.0))
         layers.append(BedLayer(
             kind="clip", clip=ref, clip_offset=int(rng.integers(0, clip.audio.size)),
             gain_db=round(min(level - clip.lufs, compose.max_gain_db), 3),
@@ -121,7 +170,7 @@ def _bed(
     if bed_classes and not layers:
         return Drop("no_bed_clip", f"no loadable ambience among {bed_classes}")
     colour = COLOURS[int(rng.integers(0, len(COLOURS)))]
-    level = float(rng.uniform(*compose.coloured_noise_lufs))
+    level = float(rng.uniform(*compose.coloured_noise_lufs)) + offset_db
     layers.append(BedLayer(
         kind="coloured", colour=colour, noise_seed=int(rng.integers(0, 2**31 - 1)),
         gain_db=round(level - unit_noise_lufs(colour, cfg.audio.sample_rate), 3),
@@ -130,27 +179,24 @@ def _bed(
 
 
 def ground_scene(
-    scene: ScenePlan, bed_classes: list[str], store: CatalogClipStore, cfg: Config
+    scene: ScenePlan, bed_classes: list[str], store: CatalogClipStore, cfg: Config,
+    speech: SpeechSource | None = None,
 ) -> GroundedPlan | Drop | Retry:
     rng = np.random.default_rng([scene.seed, 1])  # grounding's own stream of draws
-    grid = cfg.audio.grid_samples
-    max_event = _floor_to(seconds_to_samples(cfg.compose.max_event_s, cfg.audio.sample_rate), grid)
     bound: list[_Bound] = []
     for event in scene.events:
-        result = _bind(event, store, rng)
+        result = _bind(event, store, speech, rng)
         if isinstance(result, Drop):
             return result
         bound.append(result)
 
-    turn_budget = _turn_budget(sum(e.role == "foreground" for e in scene.events), cfg)
-    if turn_budget < grid:
-        return Drop("too_many_turns", f"{len(scene.events)} events cannot fit one stream")
+    lengths = _fit_lengths(bound, cfg)
+    if isinstance(lengths, Retry):
+        return lengths
     requests = [
-        SpanRequest(b.event.event_id, b.event.role,
-                    max(grid, min(_floor_to(b.clip.audio.size, grid), max_event,
-                                  turn_budget if b.event.role == "foreground" else max_event)),
-                    b.loopable and b.event.role != "foreground")
-        for b in bound
+        SpanRequest(b.event.event_id, b.event.role, length,
+                    b.loopable and b.event.role != "foreground", b.event.continues_turn)
+        for b, length in zip(bound, lengths, strict=True)
     ]
     placed = layout(requests, rng, cfg)
     if isinstance(placed, Retry):
@@ -172,12 +218,11 @@ def ground_scene(
             core_start=core_start, core_end=core_end,
             gain_db=_role_gain(b.event, b.clip, rng, cfg), loop=placement.loop,
             rir=room if b.event.role == "foreground" else None,
-            evidence={"selection": "offline_class", "candidates_tried": b.candidates_tried,
-                      "clip_lufs": round(b.clip.lufs, 3),
-                      "tfjp_snr_db": round(b.clip.snr_db, 3) if np.isfinite(b.clip.snr_db)
-                      else "n/a"},
+            words=[w.model_copy(update={"start": w.start - offset, "end": w.end - offset})
+                   for w in b.words],
+            evidence=b.evidence,
         ))
-    bed = _bed(bed_classes, num_samples, store, rng, cfg)
+    bed = _bed(bed_classes, store, rng, cfg, scene.bed_offset_db)
     if isinstance(bed, Drop):
         return bed
     plan = GroundedPlan(scene=scene, sample_rate=cfg.audio.sample_rate,

@@ -7,7 +7,9 @@ import numpy as np
 
 from streamaudio.plan.grammar import Setting
 from streamaudio.retrieve.catalog import Catalog
-from streamaudio.schema import Emotion, EventPlan, Role
+from streamaudio.schema import Emotion, EventPlan, Role, VoicePlan
+from streamaudio.stage import Drop
+from streamaudio.tasks.registry import PlanContext
 
 _DISTANCE = {"foreground": "close by", "background": "in the background",
              "ambient": "all around"}
@@ -44,3 +46,47 @@ def pick(rng: np.random.Generator, names: list[str], count: int) -> list[str]:
         return [names[int(i)] for i in rng.permutation(len(names))[:count]]
     return [names[int(i)] for i in rng.integers(0, len(names), size=count)]
 
+
+
+def pick_voice(ctx: PlanContext, language: str) -> VoicePlan | Drop:
+    """A voice and speed for one speaker, drawn in the plan."""
+    voices = ctx.voices.get(language, ())
+    if not voices:
+        return Drop("no_voice", f"no configured TTS voice speaks {language!r}")
+    voice = voices[int(ctx.rng.integers(0, len(voices)))]
+    speed = ctx.speeds[int(ctx.rng.integers(0, len(ctx.speeds)))]
+    return voice.model_copy(update={"speed": speed})
+
+
+def speech_event(
+    event_id: str,
+    text: str,
+    voice: VoicePlan,
+    response: str = "",
+    emotion: Emotion | None = None,
+    emit_words: bool = False,
+    language: str = "en",
+) -> EventPlan:
+    return EventPlan(
+        event_id=event_id,
+        role="foreground",
+        kind="speech",
+        caption=f"A person says: \"{text}\"",
+        query="a person speaking clearly",
+        fallback_caption=f"Clear speech: {text}",
+        text=text,
+        language=language,
+        voice=voice,
+        trigger=bool(response),
+        response=response,
+        emotion=emotion,
+        emit="words" if emit_words else "end",
+    )
+
+
+def background_sounds(ctx: PlanContext, count: int) -> tuple[str, list[EventPlan]]:
+    """(setting name, `count` quiet benign background sounds from one setting)."""
+    setting = ctx.grammar.choose(ctx.rng)
+    events = [sound_event(f"bg{i}", cls, "background", setting, ctx.catalog)
+              for i, cls in enumerate(pick(ctx.rng, setting.benign, count))]
+    return setting.name, events

@@ -4,14 +4,15 @@ builder (and, later, one taxonomy entry)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from streamaudio.plan.grammar import SceneGrammar
 from streamaudio.retrieve.catalog import Catalog
-from streamaudio.schema import ScenePlan
+from streamaudio.schema import ScenePlan, VoicePlan
 from streamaudio.stage import Drop
+from streamaudio.tasks.texts import TextCatalog
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class PlanContext:
     rng: np.random.Generator
     grammar: SceneGrammar
     catalog: Catalog  # installed clips only
+    texts: TextCatalog | None = None  # speech subtasks' text sources
+    voices: dict[str, tuple[VoicePlan, ...]] = field(default_factory=dict)  # by language
+    speeds: tuple[float, ...] = (1.0,)
 
 
 PlanBuilder = Callable[[PlanContext], ScenePlan | Drop]
@@ -62,4 +66,10 @@ def all_subtasks() -> list[Subtask]:
 
 def load_builtin_tasks() -> None:
     # importing the modules runs their @register decorators
-    from streamaudio.tasks import proactive, understanding  # noqa: F401
+    from streamaudio.tasks import (  # noqa: F401
+        proactive,
+        realtime_asr,
+        translation,
+        understanding,
+        voice_chat,
+    )

@@ -86,3 +86,31 @@ def test_labels_stay_inside_bounds(turns: list[tuple[int, int]], jitter: int) ->
     assert sum(labels.decisions) == len(spans)
     for onset, length, _ in spans:
         assert labels.decisions[(onset + length - 1) // CHUNK] == 1
+
+
+def test_words_are_emitted_in_the_chunk_where_each_ends() -> None:
+    from streamaudio.schema import VoicePlan, WordSpan
+
+    speech = EventPlan(event_id="say", role="foreground", kind="speech", caption="c",
+                       query="q", fallback_caption="f", text="hello there big world",
+                       voice=VoicePlan(backend="flite", voice="slt"), emit="words")
+    others = [EventPlan(event_id=f"b{i}", role="background", kind="sound", caption="c",
+                        query="q", fallback_caption="f") for i in range(2)]
+    scene = ScenePlan(stream_id="s", ability="a", subtask="t", setting="x", seed=1,
+                      events=[speech, *others])
+    words = [WordSpan(word="hello", start=0, end=3_000), WordSpan(word="there", start=3_000,
+             end=6_000), WordSpan(word="big", start=6_000, end=9_000),
+             WordSpan(word="world", start=9_000, end=12_000)]
+    grounded = [GroundedEvent(event_id="say", clip=REF, clip_offset=0, length=12_800,
+                              onset=1_000, core_start=0, core_end=12_000, gain_db=0.0,
+                              words=words)]
+    grounded += [GroundedEvent(event_id=e.event_id, clip=REF, clip_offset=0, length=10,
+                               onset=0, core_start=0, core_end=10, gain_db=0.0) for e in others]
+    bed = [BedLayer(kind="coloured", colour="pink", noise_seed=1, gain_db=-40.0)]
+    plan = GroundedPlan(scene=scene, sample_rate=16_000, num_samples=20_000,
+                        events=grounded, bed=bed)
+    labels = derive_labels(plan, CHUNK)
+    # ends at 4_000, 7_000, 10_000, 13_000 -> chunks 0, 1, 1, 2
+    assert labels.decisions == [1, 1, 1, 0]
+    assert labels.responses[:3] == ["hello", "there big", "world"]
+    assert set(labels.emotions[:3]) == {"normal"}

@@ -60,3 +60,17 @@ def test_too_many_long_turns_ask_for_a_retry() -> None:
 def test_a_stream_needs_a_turn() -> None:
     result = layout([SpanRequest("a", "ambient", GRID, True)], np.random.default_rng(0), CFG)
     assert isinstance(result, Retry) and result.reason == "no_foreground"
+
+
+def test_sentences_of_one_turn_are_separated_by_short_pauses() -> None:
+    requests = [SpanRequest("s0", "foreground", 10 * GRID),
+                SpanRequest("s1", "foreground", 10 * GRID, continues=True),
+                SpanRequest("q", "foreground", 5 * GRID)]
+    for seed in range(20):
+        result = layout(requests, np.random.default_rng(seed), CFG)
+        assert not isinstance(result, Retry)
+        (s0, s1, q), _ = result
+        pause = s1.onset - (s0.onset + s0.length)
+        gap = q.onset - (s1.onset + s1.length)
+        assert int(0.2 * 16_000) <= pause <= int(0.6 * 16_000)
+        assert int(0.8 * 16_000) <= gap <= int(2.4 * 16_000)

@@ -1,17 +1,19 @@
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
+from streamaudio.compose.mix import ProcessedClip
 from streamaudio.config import Config
-from streamaudio.ground.offline import _turn_budget, ground_scene
+from streamaudio.ground.offline import _Bound, _fit_lengths, ground_scene
 from streamaudio.ground.store import CatalogClipStore, ClipChanged
 from streamaudio.pipeline import CorpusBuilder
 from streamaudio.retrieve.audio_io import clear_cache
 from streamaudio.retrieve.catalog import Catalog
-from streamaudio.schema import GroundedPlan, ScenePlan
-from streamaudio.stage import Drop
+from streamaudio.schema import ClipRef, EventPlan, GroundedPlan, ScenePlan, VoicePlan
+from streamaudio.stage import Drop, Retry
 from streamaudio.tasks.registry import get_subtask
 
 
@@ -37,14 +39,38 @@ def test_grounded_events_fit_the_stream_and_keep_the_trigger_core(world_config: 
         assert hazard.core_end <= hazard.length
 
 
-def test_turn_budget_always_fits_the_longest_draws() -> None:
+def _bound(kind: str, seconds: float, continues: bool = False) -> _Bound:
+    audio = np.zeros(int(seconds * 16_000), dtype=np.float32)
+    voice = VoicePlan(backend="flite", voice="slt") if kind == "speech" else None
+    event = EventPlan(event_id=f"e{seconds}{kind}", role="foreground", kind=kind,  # type: ignore[arg-type]
+                      caption="c", query="q", fallback_caption="f", voice=voice,
+                      text="words" if kind == "speech" else "", continues_turn=continues)
+    ref = ClipRef(clip_id="t/x", sha256="0" * 64, source="t", license="CC0-1.0")
+    return _Bound(event, ProcessedClip(audio, 0, audio.size, -20.0, 30.0), ref, False, {})
+
+
+def _worst_case(bound: list[_Bound], lengths: list[int], cfg: Config) -> int:
+    gaps = sum(int((cfg.compose.pause_s if b.event.continues_turn else cfg.compose.gap_s)[1]
+                   * 16_000) for b in bound[1:])
+    return sum(lengths) + gaps + int(1.2 * 16_000) + int(1.6 * 16_000)
+
+
+def test_lengths_always_fit_the_longest_draws_and_speech_is_never_cut() -> None:
     cfg = Config()
     for turns in range(1, 9):
-        budget = _turn_budget(turns, cfg)
-        worst = (turns * budget + (turns - 1) * int(2.4 * 16_000) + int(1.2 * 16_000)
-                 + int(1.6 * 16_000))
-        assert worst <= cfg.audio.max_stream_samples
-        assert budget % cfg.audio.grid_samples == 0
+        bound = [_bound("sound", 6.0) for _ in range(turns)]
+        lengths = _fit_lengths(bound, cfg)
+        assert isinstance(lengths, list)
+        assert _worst_case(bound, lengths, cfg) <= cfg.audio.max_stream_samples
+        assert all(length % cfg.audio.grid_samples == 0 for length in lengths)
+    passage = [_bound("speech", 4.0)] + [_bound("speech", 4.0, continues=True) for _ in range(3)]
+    scene = [*passage, _bound("sound", 5.0)]
+    lengths = _fit_lengths(scene, cfg)
+    # 16 s of speech kept whole; the sound gets what is left: 24 - 16 - 7 s of gaps
+    assert isinstance(lengths, list) and lengths == [64_000] * 4 + [16_000]
+    assert _worst_case(scene, lengths, cfg) <= cfg.audio.max_stream_samples
+    too_long = _fit_lengths([_bound("speech", 12.0), _bound("speech", 12.0)], cfg)
+    assert isinstance(too_long, Retry) and too_long.reason == "speech_too_long"
 
 
 def test_a_changed_clip_is_refused_at_render_time(world: Path, world_config: Config) -> None:

