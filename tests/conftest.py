@@ -69,7 +69,34 @@ def write_world(root: Path, seed: int = 0) -> Path:
     (catalog_dir / "rirs.jsonl").write_text(json.dumps(rir) + "\n")
     (catalog_dir / "sound_classes.yaml").write_text(yaml.safe_dump(CLASSES))
     (catalog_dir / "scenes.yaml").write_text(yaml.safe_dump(SCENES))
+    _write_texts(catalog_dir / "text")
     return catalog_dir
+
+
+def _jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+def _write_texts(directory: Path) -> None:
+    directory.mkdir()
+    _jsonl(directory / "qa_pairs.jsonl", [
+        {"id": "qa-1", "topic": "cooking", "question": "How long should I boil an egg?",
+         "answer": "About nine minutes for a firm yolk.", "emotion": "normal"},
+        {"id": "qa-2", "topic": "weather", "question": "Is it going to rain later today?",
+         "answer": "I can't see a forecast, but bring an umbrella to be safe.",
+         "emotion": "normal"},
+    ])
+    _jsonl(directory / "en_zh_pairs.jsonl", [
+        {"id": "p1", "domain": "travel", "en": "The train leaves at nine.",
+         "zh": "火车九点出发。", "passage": "p-1", "order": 1},
+        {"id": "p2", "domain": "travel", "en": "Please be on time.", "zh": "请准时。",
+         "passage": "p-1", "order": 2},
+        {"id": "s1", "domain": "daily_life", "en": "I like green tea.", "zh": "我喜欢绿茶。"},
+    ])
+    _jsonl(directory / "asr_passages.jsonl", [
+        {"id": "a1", "style": "dictation", "sentences": [
+            "Please buy milk and bread.", "Call the dentist tomorrow.", "Water the plants."]},
+    ])
 
 
 def _entry(sound_class: str, path: Path, root: Path, loopable: bool) -> str:

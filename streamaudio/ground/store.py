@@ -3,10 +3,12 @@ kept in a bounded in-process cache. Implements compose.mix.ClipSource."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 
 import numpy as np
 
+from streamaudio.cache import ContentStore
 from streamaudio.compose.loudness import measure_lufs
 from streamaudio.compose.mix import ProcessedClip
 from streamaudio.config import Config
@@ -16,6 +18,8 @@ from streamaudio.retrieve.catalog import Catalog, ClipEntry
 from streamaudio.retrieve.quarantine import Quarantine
 from streamaudio.schema import ClipRef
 from streamaudio.stage import Drop
+
+GENERATED_PREFIX = "tts/"  # clip ids of synthesised speech, kept by content hash
 
 
 class ClipChanged(RuntimeError):
@@ -30,6 +34,7 @@ class CatalogClipStore:
         cfg: Config,
         quarantine: Quarantine | None = None,
         max_cached: int = 512,
+        generated: ContentStore | None = None,
     ) -> None:
         self.catalog = catalog
         self.rirs = {entry.id: entry for entry in rirs}
@@ -38,6 +43,7 @@ class CatalogClipStore:
         self._cache: OrderedDict[tuple[str, str], ProcessedClip | Drop] = OrderedDict()
         self._refs: dict[str, ClipRef] = {}
         self._max_cached = max_cached
+        self.generated = generated
 
     def entry(self, clip_id: str) -> ClipEntry:
         return self.rirs.get(clip_id) or self.catalog.by_id(clip_id)
@@ -81,7 +87,16 @@ class CatalogClipStore:
             return cached
         return cached, self._refs[clip_id]
 
+    def _generated(self, ref: ClipRef) -> ProcessedClip:
+        audio = None if self.generated is None else self.generated.get_array(ref.sha256)
+        if audio is None or hashlib.sha256(audio.tobytes()).hexdigest() != ref.sha256:
+            raise ClipChanged(f"{ref.clip_id}: synthesised speech is not in the cache "
+                              f"({self.cfg.cache.directory}); build the stream again")
+        return ProcessedClip(audio, 0, audio.size, float("nan"), float("nan"))
+
     def _checked(self, ref: ClipRef, purpose: str) -> ProcessedClip:
+        if ref.clip_id.startswith(GENERATED_PREFIX):
+            return self._generated(ref)
         loaded = self.load(ref.clip_id, purpose)
         if isinstance(loaded, Drop):
             raise ClipChanged(f"{ref.clip_id} no longer loads: {loaded.reason} {loaded.detail}")

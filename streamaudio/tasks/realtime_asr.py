@@ -4,30 +4,33 @@ from __future__ import annotations
 
 from streamaudio.schema import ScenePlan
 from streamaudio.stage import Drop
-from streamaudio.tasks.events import pick_voice, speech_event
+from streamaudio.tasks.events import fit_words, pick_voice, speech_event
 from streamaudio.tasks.registry import PlanContext, register
 
 ABILITY = "realtime_asr"
 CLEAN_BED_OFFSET_DB = -12.0  # clean speech: the room tone well below the usual bed
+MAX_WORDS = 40  # about 16 s at a slow speaking rate: fits 24 s with pauses
 
 
 @register("asr_clean", ABILITY,
           "One speaker reads three or four sentences in a quiet room; every word is emitted "
-          "in the chunk where it ends.")
+          "in the chunk where it ends.", speech=True)
 def asr_clean(ctx: PlanContext) -> ScenePlan | Drop:
     if ctx.texts is None or not ctx.texts.asr:
         return Drop("no_text_catalog", "catalogs/text/asr_passages.jsonl is missing")
     rng = ctx.rng
     passages = ctx.texts.asr
-    first = passages[int(rng.integers(0, len(passages)))]
-    sentences = list(first.sentences)
-    while len(sentences) < 3:  # a scene holds at least three events
+    sentences = list(passages[int(rng.integers(0, len(passages)))].sentences)
+    while len(sentences) < 4:  # a scene holds at least three events
         sentences += passages[int(rng.integers(0, len(passages)))].sentences
+    sentences = fit_words(sentences, MAX_WORDS, 4)
+    if len(sentences) < 3:
+        return Drop("passage_too_long", f"only {len(sentences)} sentences fit {MAX_WORDS} words")
     voice = pick_voice(ctx, "en")
     if isinstance(voice, Drop):
         return voice
-    events = [speech_event(f"u{i}", text, voice, emit_words=True)
-              for i, text in enumerate(sentences[:4])]
+    events = [speech_event(f"u{i}", text, voice, emit_words=True, continues_turn=i > 0)
+              for i, text in enumerate(sentences)]
     setting = ctx.grammar.choose(rng)
     return ScenePlan(stream_id=ctx.stream_id, ability=ABILITY, subtask="asr_clean",
                      setting=setting.name, seed=ctx.seed, instruction="Transcribe what you hear.",

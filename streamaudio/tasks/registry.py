@@ -36,16 +36,19 @@ class Subtask:
     ability: str
     summary: str
     build: PlanBuilder
+    speech: bool = False  # plans speech events: needs TTS voices
 
 
 SUBTASKS: dict[str, Subtask] = {}
 
 
-def register(name: str, ability: str, summary: str) -> Callable[[PlanBuilder], PlanBuilder]:
+def register(
+    name: str, ability: str, summary: str, speech: bool = False
+) -> Callable[[PlanBuilder], PlanBuilder]:
     def decorate(build: PlanBuilder) -> PlanBuilder:
         if name in SUBTASKS:
             raise ValueError(f"subtask {name!r} registered twice")
-        SUBTASKS[name] = Subtask(name, ability, summary, build)
+        SUBTASKS[name] = Subtask(name, ability, summary, build, speech)
         return build
 
     return decorate

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from streamaudio.schema import EventPlan, ScenePlan
 from streamaudio.stage import Drop
-from streamaudio.tasks.events import background_sounds, pick_voice, speech_event
+from streamaudio.tasks.events import (
+    background_sounds,
+    fit_words,
+    pick_voice,
+    speech_event,
+)
 from streamaudio.tasks.registry import PlanContext, register
 
 ABILITY = "translation"
+MAX_WORDS = 40
 INSTRUCTIONS = (
     "Translate what you hear into Chinese.",
     "Please give me a Chinese translation of each sentence.",
@@ -18,18 +24,23 @@ INSTRUCTIONS = (
 
 @register("en_zh_translation", ABILITY,
           "One English speaker, one to four sentences (often a short passage); each sentence's "
-          "Chinese translation comes in the chunk holding its last word.")
+          "Chinese translation comes in the chunk holding its last word.", speech=True)
 def en_zh_translation(ctx: PlanContext) -> ScenePlan | Drop:
     if ctx.texts is None or not ctx.texts.en_zh:
         return Drop("no_text_catalog", "catalogs/text/en_zh_pairs.jsonl is missing")
     rng = ctx.rng
     groups = ctx.texts.passages()
-    sentences = groups[int(rng.integers(0, len(groups)))][:4]
+    group = groups[int(rng.integers(0, len(groups)))]
+    kept = fit_words([pair.en for pair in group], MAX_WORDS, 4)
+    if not kept:
+        return Drop("passage_too_long", f"the first sentence exceeds {MAX_WORDS} words")
+    sentences = group[: len(kept)]
     voice = pick_voice(ctx, "en")
     if isinstance(voice, Drop):
         return voice
     events: list[EventPlan] = [
-        speech_event(f"s{i}", pair.en, voice, response=pair.zh, emotion="normal")
+        speech_event(f"s{i}", pair.en, voice, response=pair.zh, emotion="normal",
+                     continues_turn=i > 0)
         for i, pair in enumerate(sentences)
     ]
     setting, background = background_sounds(ctx, max(1, 3 - len(events)))

@@ -13,7 +13,7 @@ ABILITY = "voice_chat"
 
 @register("single_turn_chat", ABILITY,
           "One spoken question among quiet everyday sounds; the answer (with the catalog's "
-          "emotion) comes in the chunk holding the question's last word.")
+          "emotion) comes in the chunk holding the question's last word.", speech=True)
 def single_turn_chat(ctx: PlanContext) -> ScenePlan | Drop:
     if ctx.texts is None or not ctx.texts.qa:
         return Drop("no_text_catalog", "catalogs/text/qa_pairs.jsonl is missing")

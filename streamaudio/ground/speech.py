@@ -1,0 +1,109 @@
+"""Speech events: TTS with the planned voice, TFJP, the ASR round trip, and word
+timings for the text that was meant. Models load on first use, once per worker."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+
+import numpy as np
+
+from streamaudio.cache import ContentStore
+from streamaudio.compose.loudness import measure_lufs
+from streamaudio.compose.mix import ProcessedClip
+from streamaudio.config import Config
+from streamaudio.dsp.tfjp import run_tfjp
+from streamaudio.ground.offline import SpokenClip
+from streamaudio.ground.store import GENERATED_PREFIX
+from streamaudio.schema import ClipRef, EventPlan, VoicePlan, WordSpan
+from streamaudio.speech.align import align_reference
+from streamaudio.speech.asr import WhisperAsr
+from streamaudio.speech.rewrite import make_rewriter
+from streamaudio.speech.roundtrip import SpeechStores, speak
+from streamaudio.speech.tts import TtsRegistry
+from streamaudio.speech.types import SpeechUnavailable, VoiceSpec
+from streamaudio.stage import Drop
+
+LANGUAGES = ("en", "zh")
+
+
+def utterance_store(cfg: Config) -> ContentStore:
+    """Where spoken clips live, by content hash, for rendering."""
+    return ContentStore(cfg.cache.directory, "utterances")
+
+
+class SpeechGrounder:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.stores = SpeechStores.from_config(cfg)
+        self.utterances = utterance_store(cfg)
+
+    @cached_property
+    def registry(self) -> TtsRegistry:
+        return TtsRegistry(self.cfg)
+
+    @cached_property
+    def asr(self) -> WhisperAsr:
+        return WhisperAsr(self.cfg)
+
+    @cached_property
+    def rewriter(self):  # type: ignore[no-untyped-def]  # LlmRewriter | None
+        return make_rewriter(self.cfg)
+
+    @cached_property
+    def voices(self) -> dict[str, tuple[VoicePlan, ...]]:
+        """Voices per language that the plan may choose from (empty where none)."""
+        found: dict[str, tuple[VoicePlan, ...]] = {}
+        for language in LANGUAGES:
+            try:
+                pairs = self.registry.voices_for(language)
+            except SpeechUnavailable:
+                pairs = []
+            found[language] = tuple(VoicePlan(backend=b, voice=v) for b, v in pairs)
+        return found
+
+    def _voice_order(self, event: EventPlan, rng: np.random.Generator) -> list[VoiceSpec]:
+        """The planned voice first, then other voices and speeds in a drawn order."""
+        assert event.voice is not None
+        planned = VoiceSpec(event.voice.backend, event.voice.voice, event.voice.speed,
+                            event.language)
+        others = [VoiceSpec(v.backend, v.voice, speed, event.language)
+                  for v in self.voices.get(event.language, ()) for speed in self.cfg.speech.speeds]
+        others = [voice for voice in others if voice != planned]
+        order = rng.permutation(len(others))
+        return [planned] + [others[int(i)] for i in order]
+
+    def _tfjp(self, audio: np.ndarray) -> np.ndarray:
+        try:
+            return run_tfjp(audio, self.cfg.audio.sample_rate, self.cfg.tfjp,
+                            self.cfg.audio.grid_samples).audio
+        except ValueError:
+            return audio  # a silent synthesis: the round trip will fail it
+
+    def utterance(self, event: EventPlan, rng: np.random.Generator) -> SpokenClip | Drop:
+        result = speak(event.text, event.language, self._voice_order(event, rng), self.registry,
+                       self.asr, self.stores, self.cfg, self.rewriter, self._tfjp)
+        if isinstance(result, Drop):
+            return result
+        audio = np.ascontiguousarray(result.audio, dtype=np.float32)
+        timings = align_reference(result.text, result.transcript.words, event.language)
+        if not timings:
+            return Drop("no_words_heard", f"{event.event_id}: the ASR timed no words")
+        words = tuple(WordSpan(word=t.word, start=min(t.start, audio.size - 1),
+                               end=min(max(t.end, t.start + 1), audio.size)) for t in timings)
+        sha = hashlib.sha256(audio.tobytes()).hexdigest()
+        if self.utterances.get_bytes(sha) is None:
+            self.utterances.put_array(sha, audio)
+        ref = ClipRef(clip_id=f"{GENERATED_PREFIX}{sha[:24]}", sha256=sha,
+                      source=result.backend_version, license=f"generated:{result.voice.backend}")
+        core_start = words[0].start
+        clip = ProcessedClip(audio, core_start, max(words[-1].end, core_start + 1),
+                             measure_lufs(audio, self.cfg.audio.sample_rate), float("nan"))
+        evidence: dict[str, float | int | str] = {
+            "selection": "tts_roundtrip", "voice": result.voice.key(),
+            "spoken_text": result.text, "hypothesis": result.transcript.text[:300],
+            "wer": round(result.wer, 4), "attempts": result.attempts,
+            "rewritten_from": result.rewritten_from or "", "backend": result.backend_version,
+            "asr": self.asr.version(), "clip_lufs": round(clip.lufs, 3),
+        }
+        return SpokenClip(clip, ref, words, evidence)

@@ -1,0 +1,243 @@
+"""Text normalisation for round-trip scoring: the TTS text and the ASR hypothesis
+are brought to one spoken form, so only misheard words count as errors, not
+"4" against "four" or "it's" against "it is"."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+from typing import Any
+
+import jiwer
+from num2words import num2words
+
+# "'s" is only expanded after pronouns: elsewhere it is a possessive ("john's")
+_IS_WORDS = (
+    "it",
+    "he",
+    "she",
+    "that",
+    "what",
+    "there",
+    "here",
+    "who",
+    "where",
+    "how",
+    "when",
+    "why",
+)
+_CONTRACTIONS = {f"{word}'s": f"{word} is" for word in _IS_WORDS} | {
+    "won't": "will not",
+    "can't": "can not",
+    "cannot": "can not",
+    "shan't": "shall not",
+    "let's": "let us",
+    "ain't": "is not",
+    "y'all": "you all",
+}
+_SUFFIXES = (
+    ("n't", " not"),
+    ("'re", " are"),
+    ("'ve", " have"),
+    ("'ll", " will"),
+    ("'m", " am"),
+    ("'d", " would"),
+)
+_ABBREVIATIONS = {
+    "mr.": "mister",
+    "mrs.": "missus",
+    "ms.": "miss",
+    "dr.": "doctor",
+    "prof.": "professor",
+    "vs.": "versus",
+    "etc.": "et cetera",
+    "e.g.": "for example",
+    "i.e.": "that is",
+    "ok": "okay",
+    "alright": "all right",
+}
+_CURRENCY = {
+    "$": ("dollar", "dollars", "cent", "cents"),
+    "€": ("euro", "euros", "cent", "cents"),
+    "£": ("pound", "pounds", "penny", "pence"),
+}
+_SCALES = r"(thousand|million|billion|trillion)"
+
+
+def _cardinal(digits: str) -> str:
+    return num2words(int(digits.replace(",", "")))
+
+
+def _number(match: re.Match[str]) -> str:
+    whole, fraction = match.group(1), match.group(2)
+    if fraction is not None:
+        return f"{_cardinal(whole)} point {' '.join(num2words(int(d)) for d in fraction)}"
+    plain = whole.replace(",", "")
+    # an unseparated four-digit number from 1100 to 2099 is read as a year
+    # ("nineteen ninety-nine"): that is how both TTS voices say it and how Whisper
+    # writes a spoken year; "1,999" stays a cardinal
+    if "," not in whole and len(plain) == 4 and 1100 <= int(plain) <= 2099:
+        return num2words(int(plain), to="year")
+    return _cardinal(whole)
+
+
+def _money(match: re.Match[str]) -> str:
+    one, many, cent, cents = _CURRENCY[match.group(1)]
+    whole, fraction, scale = match.group(2), match.group(3), match.group(4)
+    if scale:  # "$5 million" is said "five million dollars"
+        amount = whole + (f".{fraction}" if fraction else "")
+        return f" {_NUMBER.sub(_number, amount)} {scale} {many} "
+    value = int(whole.replace(",", ""))
+    words = f"{_cardinal(whole)} {one if value == 1 else many}"
+    if fraction and int(fraction.ljust(2, "0")):
+        small = int(fraction.ljust(2, "0"))
+        words += f" {num2words(small)} {cent if small == 1 else cents}"
+    return f" {words} "
+
+
+def _time(match: re.Match[str]) -> str:
+    hour, minute = int(match.group(1)), int(match.group(2))
+    if minute == 0:
+        return f"{num2words(hour)} o'clock"
+    return f"{num2words(hour)} {'oh ' if minute < 10 else ''}{num2words(minute)}"
+
+
+_NUMBER = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?")
+_MONEY = re.compile(r"([$€£])\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?:\s+" + _SCALES + r")?")
+_PERCENT = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s?%")
+_ORDINAL = re.compile(r"\b(\d+)(st|nd|rd|th)\b")
+_TIME = re.compile(r"\b(\d{1,2}):(\d{2})\b")
+_DIGIT_LETTER = re.compile(r"(\d)([a-z])|([a-z])(\d)")
+_NUMBER_AND = re.compile(r"\b(hundred|thousand|million|billion|trillion) and\b")
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
+
+
+def _expand_contractions(text: str) -> str:
+    def word(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token in _CONTRACTIONS:
+            return _CONTRACTIONS[token]
+        for suffix, expansion in _SUFFIXES:
+            if token.endswith(suffix) and len(token) > len(suffix):
+                return token[: -len(suffix)] + expansion
+        return token
+
+    return re.sub(r"[a-z]+'[a-z]+|\bcannot\b", word, text)
+
+
+def _drop_punctuation(text: str, keep: str = "") -> str:
+    return "".join(
+        " " if unicodedata.category(ch)[0] in "PS" and ch not in keep else ch for ch in text
+    )
+
+
+def normalize_en(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
+    text = text.replace("&", " and ")
+    for short, full in _ABBREVIATIONS.items():
+        # "Mr." and British "Mr" alike
+        pattern = (
+            re.escape(short).replace(r"\.", r"\.?") if short.count(".") == 1 else re.escape(short)
+        )
+        text = re.sub(rf"(?<![\w.]){pattern}(?!\w)", f" {full} ", text)
+    text = _expand_contractions(text)
+    text = _MONEY.sub(_money, text)
+    text = _PERCENT.sub(lambda m: f" {_NUMBER.sub(_number, m.group(1))} percent ", text)
+    text = _ORDINAL.sub(lambda m: f" {num2words(int(m.group(1)), to='ordinal')} ", text)
+    text = _TIME.sub(_time, text)
+    text = _DIGIT_LETTER.sub(lambda m: " ".join(g for g in m.groups() if g), text)  # "10am"
+    text = _NUMBER.sub(lambda m: f" {_number(m)} ", text)
+    text = _drop_punctuation(text.replace("'", ""))  # "john's" -> "johns" on both sides
+    text = _NUMBER_AND.sub(r"\1", " ".join(text.split()))  # "one hundred and five"
+    return text
+
+
+# --- Chinese ---------------------------------------------------------------------------
+
+_ZH_DIGITS = "零一二三四五六七八九"
+_ZH_UNITS = ("", "十", "百", "千")
+
+
+@cache
+def _t2s() -> Any:
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def _zh_below_10k(n: int) -> str:
+    out, zero = "", False
+    for power in (3, 2, 1, 0):
+        digit = n // 10**power % 10
+        if digit == 0:
+            zero = bool(out)
+            continue
+        if zero:
+            out += "零"
+            zero = False
+        out += _ZH_DIGITS[digit] + _ZH_UNITS[power]
+    return out
+
+
+def zh_number(n: int) -> str:
+    """Read an integer the way it is spoken: 1999 -> 一千九百九十九, 10 -> 十."""
+    if n == 0:
+        return "零"
+    groups, out = [], ""
+    while n:
+        groups.append(n % 10_000)
+        n //= 10_000
+    for index in range(len(groups) - 1, -1, -1):
+        group = groups[index]
+        if group == 0:
+            continue
+        if out and group < 1000:
+            out += "零"
+        out += _zh_below_10k(group) + ("", "万", "亿", "万亿")[index]
+    out = re.sub("零+", "零", out)
+    return out[1:] if out.startswith("一十") else out
+
+
+def _zh_digits(digits: str) -> str:
+    return "".join(_ZH_DIGITS[int(d)] for d in digits)
+
+
+def _zh_numeral(match: re.Match[str]) -> str:
+    whole, fraction, year = match.group(1), match.group(2), match.group(3)
+    if year or whole.startswith("0") or len(whole) >= 11:  # years, codes, phone numbers
+        text = _zh_digits(whole)
+    else:
+        text = zh_number(int(whole))
+    if fraction:
+        text += "点" + _zh_digits(fraction)
+    return text + (year or "")
+
+
+def normalize_zh(text: str) -> str:
+    text = _t2s().convert(unicodedata.normalize("NFKC", text)).lower()
+    text = re.sub(r"(\d+(?:\.\d+)?)%", r"百分之\1", text.replace(",", ""))
+    text = re.sub(r"(\d+)(?:\.(\d+))?(年)?", _zh_numeral, text)
+    text = text.replace("〇", "零").replace("两", "二")  # 两个 / 2个 / 二个 score alike
+    return "".join(_drop_punctuation(text).split())
+
+
+def normalize_text(text: str, language: str) -> str:
+    if language.startswith("zh"):
+        return normalize_zh(text)
+    if language.startswith("en"):
+        return normalize_en(text)
+    text = unicodedata.normalize("NFKC", text).lower()
+    return " ".join(_drop_punctuation(text).split())
+
+
+def word_error_rate(reference: str, hypothesis: str, language: str) -> float:
+    """WER for English (and other space-separated languages), CER for Chinese,
+    on normalised text. An empty reference scores 0 against an empty hypothesis
+    and 1 against anything else."""
+    ref, hyp = normalize_text(reference, language), normalize_text(hypothesis, language)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    if language.startswith("zh"):
+        return float(jiwer.cer(ref, hyp or " "))
+    return float(jiwer.wer(ref, hyp or " "))

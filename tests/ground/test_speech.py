@@ -1,0 +1,59 @@
+"""Speech events end to end: real TTS (flite, piper), TFJP, the whisper round
+trip and word timings, inside a stream."""
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from streamaudio.compose.labels import chunk_of_sample
+from streamaudio.config import Config, load_config
+from streamaudio.ground.store import ClipChanged
+from streamaudio.pipeline import CorpusBuilder
+from streamaudio.schema import Stream
+from streamaudio.tasks.registry import get_subtask
+
+
+def _config(world: Path, cache: Path) -> Config:
+    return load_config(overrides=[f"catalog.directory={world}", f"cache.directory={cache}"])
+
+
+def _stream(cfg: Config, subtask: str, index: int) -> Stream:
+    stream = CorpusBuilder(cfg).build_stream(get_subtask(subtask), index, 0, Counter())
+    assert isinstance(stream, Stream), stream
+    return stream
+
+
+def test_a_question_is_answered_where_its_last_word_ends(world: Path, tmp_path: Path) -> None:
+    stream = _stream(_config(world, tmp_path / "cache"), "single_turn_chat", 0)
+    question = next(e for e in stream.plan.events if e.event_id == "question")
+    assert question.clip.clip_id.startswith("tts/")
+    assert float(question.evidence["wer"]) <= 0.10
+    last_word_end = question.onset + question.words[-1].end - 1
+    chunk = chunk_of_sample(last_word_end, 6_400)
+    assert stream.labels.decisions[chunk] == 1
+    assert stream.labels.decisions.count(1) == 1
+    assert question.core_end == question.words[-1].end
+
+
+def test_asr_labels_rebuild_the_spoken_text_in_order(world: Path, tmp_path: Path) -> None:
+    stream = _stream(_config(world, tmp_path / "cache"), "asr_clean", 0)
+    emitted = " ".join(text for text in stream.labels.responses if text)
+    spoken = " ".join(str(e.evidence["spoken_text"]) for e in stream.plan.events)
+    assert emitted == spoken
+    for event in stream.plan.events:
+        ends = [w.end for w in event.words]
+        assert ends == sorted(ends) and ends[-1] <= event.length
+
+
+def test_same_seed_same_bytes_with_fresh_caches_and_rerender(world: Path,
+                                                            tmp_path: Path) -> None:
+    first = _stream(_config(world, tmp_path / "a"), "en_zh_translation", 1)
+    second = _stream(_config(world, tmp_path / "b"), "en_zh_translation", 1)
+    assert first.audio.tobytes() == second.audio.tobytes()
+    assert first.plan.to_json() == second.plan.to_json()
+    emptied = _config(world, tmp_path / "empty")
+    with pytest.raises(ClipChanged, match="not in the cache"):
+        CorpusBuilder(emptied).render(first.plan)
+    again = CorpusBuilder(_config(world, tmp_path / "a")).render(first.plan)
+    assert again.audio.tobytes() == first.audio.tobytes()

@@ -1,0 +1,58 @@
+"""The speech subtasks' plan builders, with voices given (no TTS needed)."""
+
+from pathlib import Path
+
+import numpy as np
+
+from streamaudio.plan.grammar import load_grammar
+from streamaudio.retrieve.catalog import load_catalogs
+from streamaudio.schema import ScenePlan, VoicePlan
+from streamaudio.stage import Drop
+from streamaudio.tasks.registry import PlanContext, get_subtask
+from streamaudio.tasks.texts import load_texts
+
+VOICES = {"en": (VoicePlan(backend="flite", voice="slt"), VoicePlan(backend="piper",
+                                                                     voice="joe"))}
+
+
+def _plans(world: Path, subtask: str, voices: dict = VOICES, count: int = 10) -> list:
+    catalog = load_catalogs(world)
+    grammar = load_grammar(world, set(catalog.classes)).usable(catalog)
+    texts = load_texts(world)
+    return [get_subtask(subtask).build(PlanContext(
+        stream_id=f"s{seed}", seed=seed, rng=np.random.default_rng(seed), grammar=grammar,
+        catalog=catalog, texts=texts, voices=voices, speeds=(0.9, 1.1)))
+        for seed in range(count)]
+
+
+def test_single_turn_chat_answers_the_question(world: Path) -> None:
+    for plan in _plans(world, "single_turn_chat"):
+        assert isinstance(plan, ScenePlan)
+        (question,) = [e for e in plan.events if e.kind == "speech"]
+        assert question.trigger and question.text.endswith("?")
+        pair = next(p for p in load_texts(world).qa if p.question == question.text)
+        assert question.response == pair.answer and question.emotion == pair.emotion
+        assert question.voice is not None and question.voice.speed in (0.9, 1.1)
+
+
+def test_translation_gives_each_sentence_its_chinese(world: Path) -> None:
+    for plan in _plans(world, "en_zh_translation"):
+        assert isinstance(plan, ScenePlan) and plan.instruction
+        sentences = [e for e in plan.events if e.kind == "speech"]
+        assert sentences and all(e.trigger for e in sentences)
+        pairs = {p.en: p.zh for p in load_texts(world).en_zh}
+        assert all(pairs[e.text] == e.response for e in sentences)
+        assert [e.continues_turn for e in sentences] == [False] + [True] * (len(sentences) - 1)
+        assert len({e.voice for e in sentences}) == 1  # one speaker
+
+
+def test_asr_emits_words_from_one_speaker_in_a_quiet_room(world: Path) -> None:
+    for plan in _plans(world, "asr_clean"):
+        assert isinstance(plan, ScenePlan)
+        assert all(e.kind == "speech" and e.emit == "words" for e in plan.events)
+        assert plan.bed_offset_db < 0 and len(plan.events) >= 3
+
+
+def test_no_voice_is_a_counted_drop(world: Path) -> None:
+    for plan in _plans(world, "single_turn_chat", voices={}, count=2):
+        assert isinstance(plan, Drop) and plan.reason == "no_voice"
