@@ -1,4 +1,6 @@
-"""`make bench`: speed figures as x real time per core (one thread)."""
+"""`make bench`: speed as x real time per core (one thread) for the signal path,
+real-time factors for TTS and ASR, and the speech round trip's pass rate over
+the fixed sentence set. `BENCH_SENTENCES=40 make bench` shortens the last."""
 
 from __future__ import annotations
 
@@ -10,21 +12,39 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from benchmarks import bench_compose, bench_tfjp  # noqa: E402
+from benchmarks import (  # noqa: E402
+    bench_asr,
+    bench_compose,
+    bench_roundtrip,
+    bench_tfjp,
+    bench_tts,
+)
 
-TARGETS = {"tfjp": 1_000, "composition_plus_writing_x_rt": 1_500}
+SPEED_TARGETS = {"tfjp": 1_000, "composition_plus_writing_x_rt": 1_500}
 
 
-def main() -> None:
+def _speed_table() -> None:
     with threadpool_limits(limits=1):
         results = {f"tfjp_{k}": v for k, v in bench_tfjp.main().items()}
         results |= bench_compose.main()
-    print(f"{'figure (x real time per core)':40s} {'value':>10s}  target")
+    print(f"\n{'figure (x real time per core)':40s} {'value':>10s}  target")
     for key, value in results.items():
-        target = next((t for name, t in TARGETS.items() if key.startswith(name)
-                       or key == name), None)
+        target = next((t for name, t in SPEED_TARGETS.items() if key.startswith(name)), None)
         mark = "" if target is None else f">= {target}  {'ok' if value >= target else 'MISS'}"
         print(f"{key:40s} {value:10.0f}  {mark}")
+
+
+def main() -> None:
+    _speed_table()
+    print("\nTTS real-time factor (lower is faster)")
+    bench_tts.main()
+    print("\nASR real-time factor, alone and beside a live Piper session")
+    bench_asr.main()
+    limit = int(os.environ["BENCH_SENTENCES"]) if "BENCH_SENTENCES" in os.environ else None
+    print("\nSpeech round trip over catalogs/text/roundtrip_sentences.txt")
+    summary = bench_roundtrip.main(limit=limit)
+    print(f"kept {summary['kept_pct']:.1f} % (target >= 95 %), worst kept WER "
+          f"{summary['max_wer_kept']:.3f} (must be <= 0.10)")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ fi
 
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 stamp="$VENV/.setup-stamp"
-want=$(cat pyproject.toml requirements-data.txt | sha256sum | cut -c1-16)
+want=$( (cat pyproject.toml requirements-data.txt; echo "extras=${STREAMAUDIO_EXTRAS-,piper}") | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python packages into $VENV (first time: a few minutes)"
   pip() {  # quiet, without the local index's "Location ... is ignored" notices

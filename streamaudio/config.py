@@ -112,6 +112,7 @@ class CosyVoiceConfig(_Section):
     timeout_s: Seconds = 60.0
     prompt_wav: Path | None = None  # zero-shot / cross-lingual reference recording
     prompt_text: str = ""
+    instruct_text: str | None = None  # instruct mode; None = the client's neutral default
 
 
 class LlmConfig(_Section):

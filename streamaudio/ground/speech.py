@@ -19,7 +19,7 @@ from streamaudio.schema import ClipRef, EventPlan, VoicePlan, WordSpan
 from streamaudio.speech.align import align_reference
 from streamaudio.speech.asr import WhisperAsr
 from streamaudio.speech.rewrite import make_rewriter
-from streamaudio.speech.roundtrip import SpeechStores, speak
+from streamaudio.speech.roundtrip import Rewriter, SpeechStores, speak
 from streamaudio.speech.tts import TtsRegistry
 from streamaudio.speech.types import SpeechUnavailable, VoiceSpec
 from streamaudio.stage import Drop
@@ -47,7 +47,7 @@ class SpeechGrounder:
         return WhisperAsr(self.cfg)
 
     @cached_property
-    def rewriter(self):  # type: ignore[no-untyped-def]  # LlmRewriter | None
+    def rewriter(self) -> Rewriter | None:
         return make_rewriter(self.cfg)
 
     @cached_property
@@ -67,11 +67,17 @@ class SpeechGrounder:
         assert event.voice is not None
         planned = VoiceSpec(event.voice.backend, event.voice.voice, event.voice.speed,
                             event.language)
-        others = [VoiceSpec(v.backend, v.voice, speed, event.language)
-                  for v in self.voices.get(event.language, ()) for speed in self.cfg.speech.speeds]
-        others = [voice for voice in others if voice != planned]
-        order = rng.permutation(len(others))
-        return [planned] + [others[int(i)] for i in order]
+        speeds = self.cfg.speech.speeds
+        voices = [v for v in self.voices.get(event.language, ())
+                  if (v.backend, v.voice) != (planned.backend, planned.voice)]
+        # another voice rescues more than another speed: other voices first, each at
+        # a drawn speed, then the planned voice at the other speeds
+        others = [VoiceSpec(voices[int(i)].backend, voices[int(i)].voice,
+                            speeds[int(rng.integers(0, len(speeds)))], event.language)
+                  for i in rng.permutation(len(voices))]
+        others += [VoiceSpec(planned.backend, planned.voice, speed, event.language)
+                   for speed in speeds if speed != planned.speed]
+        return [planned, *others]
 
     def _tfjp(self, audio: np.ndarray) -> np.ndarray:
         try:

@@ -41,10 +41,12 @@ def redact(url: str) -> str:
 class CosyVoiceBackend:
     name = "cosyvoice"
 
-    def __init__(self, cfg: Config, instruct_text: str = DEFAULT_INSTRUCT) -> None:
+    def __init__(self, cfg: Config, instruct_text: str | None = None) -> None:
         self.cfg = cfg
         self.settings = cfg.speech.cosyvoice
-        self.instruct_text = instruct_text
+        self.instruct_text = (
+            instruct_text or cfg.speech.cosyvoice.instruct_text or DEFAULT_INSTRUCT
+        )
         self._client: httpx.Client | None = None
         self._prompt: tuple[bytes, str] | None = None  # (wav bytes, sha256)
         self._lock = threading.Lock()

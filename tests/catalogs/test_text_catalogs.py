@@ -22,12 +22,36 @@ ASR_FILE = TEXT / "asr_passages.jsonl"
 ROUNDTRIP_FILE = TEXT / "roundtrip_sentences.txt"
 
 QA_TOPICS = {
-    "everyday", "cooking", "health", "travel", "science", "nature", "history", "technology",
-    "language", "math", "home", "sports", "music", "animals", "weather", "work", "money",
-    "transport", "geography", "wellbeing",
+    "everyday",
+    "cooking",
+    "health",
+    "travel",
+    "science",
+    "nature",
+    "history",
+    "technology",
+    "language",
+    "math",
+    "home",
+    "sports",
+    "music",
+    "animals",
+    "weather",
+    "work",
+    "money",
+    "transport",
+    "geography",
+    "wellbeing",
 }
 EN_ZH_DOMAINS = {
-    "conversation", "travel", "business", "news", "instructions", "story", "science", "daily_life",
+    "conversation",
+    "travel",
+    "business",
+    "news",
+    "instructions",
+    "story",
+    "science",
+    "daily_life",
 }
 ASR_STYLES = {"dictation", "meeting", "lecture", "phone_call", "podcast", "announcement", "story"}
 
@@ -80,7 +104,9 @@ def roundtrip() -> list[str]:
 
 def check_ids(rows: list[dict[str, Any]], pattern: str) -> None:
     ids = [row["id"] for row in rows]
-    assert all(re.fullmatch(pattern, i) for i in ids), [i for i in ids if not re.fullmatch(pattern, i)]
+    assert all(re.fullmatch(pattern, i) for i in ids), [
+        i for i in ids if not re.fullmatch(pattern, i)
+    ]
     assert len(ids) == len(set(ids)), [i for i, n in Counter(ids).items() if n > 1]
 
 
@@ -131,7 +157,9 @@ def test_qa_text_is_speakable(qa: list[dict[str, Any]]) -> None:
 
 def test_qa_questions_unique_and_varied(qa: list[dict[str, Any]]) -> None:
     questions = [row["question"].lower() for row in qa]
-    assert len(questions) == len(set(questions)), [q for q, n in Counter(questions).items() if n > 1]
+    assert len(questions) == len(set(questions)), [
+        q for q, n in Counter(questions).items() if n > 1
+    ]
     openings = Counter(" ".join(q.split()[:2]) for q in questions)
     assert openings.most_common(1)[0][1] < len(qa) / 10, openings.most_common(5)
 

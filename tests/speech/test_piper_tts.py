@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+pytest.importorskip("piper", reason="Piper is the optional GPL extra: pip install -e '.[piper]'")
+
 from streamaudio.config import Config
 from streamaudio.speech import piper_tts
 from streamaudio.speech.piper_tts import VOICE_ID, PiperBackend
