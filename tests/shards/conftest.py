@@ -17,6 +17,7 @@ from streamaudio.schema import (
     GroundedPlan,
     ScenePlan,
     Stream,
+    VoicePlan,
 )
 from streamaudio.shards.writer import shard_path, write_shard_with_rows
 
@@ -67,6 +68,7 @@ def make_stream(
             query="speech",
             fallback_caption="male voice",
             text="hello there",
+            voice=VoicePlan(backend="flite", voice="awb"),
         ),
     ]
     scene = ScenePlan(
