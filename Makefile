@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_OUT ?= corpus
-DEMO_STREAMS ?= 64
+DEMO_STREAMS ?= 16
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
@@ -16,8 +16,7 @@ setup:
 	@VENV=$(VENV) bash scripts/setup.sh
 
 demo: setup
-	$(BIN)/streamaudio build --out $(DEMO_OUT) --streams $(DEMO_STREAMS) --seed 0 \
-		--subtask hazard_alert --subtask benign_silence --subtask sound_event_qa
+	$(BIN)/streamaudio build --out $(DEMO_OUT) --streams $(DEMO_STREAMS) --seed 0
 	$(BIN)/streamaudio validate $(DEMO_OUT)
 
 lint: setup
