@@ -19,16 +19,18 @@ def summary_tables(manifest: dict[str, Any]) -> list[Table]:
     overview.add_row("response share of chunks", f"{totals['response_share']:.3f}")
     overview.add_row("config hash", manifest["config_hash"])
 
+    # abilities are in manifest.json and the dataset card; at 80 columns the
+    # subtask names need the room
     per_subtask = Table(title="Per subtask", box=box.SIMPLE_HEAD)
-    per_subtask.add_column("ability", overflow="fold")
     per_subtask.add_column("subtask", no_wrap=True)
-    for column in ("streams", "seconds", "responses", "silent", "drops"):
+    for column in ("streams", "seconds", "responses", "silent", "retried", "dropped"):
         per_subtask.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     for name, stats in manifest["subtasks"].items():
-        per_subtask.add_row(stats["ability"], name, str(stats["streams"]),
-                            f"{stats['seconds']:.1f}", str(stats["response_chunks"]),
-                            str(stats["verified_silent_streams"]),
-                            str(sum(stats["drops"].values())))
+        drops = stats["drops"]
+        retried = sum(n for reason, n in drops.items() if reason.startswith("attempt:"))
+        per_subtask.add_row(name, str(stats["streams"]), f"{stats['seconds']:.1f}",
+                            str(stats["response_chunks"]), str(stats["verified_silent_streams"]),
+                            str(retried), str(sum(drops.values()) - retried))
 
     drops = Table(title="Drops and quarantine by reason")
     drops.add_column("what")
