@@ -142,6 +142,57 @@ class SpeechConfig(_Section):
     cosyvoice: CosyVoiceConfig = CosyVoiceConfig()
 
 
+class PlannerConfig(_Section):
+    mode: Literal["offline", "llm"] = "offline"  # llm needs llm.base_url and llm.model
+    max_replans: int = 3  # constraint violations re-planned, then dropped (counted)
+    temperature: float = 0.8
+
+
+class RetrievalConfig(_Section):
+    """How a planned event finds clips: by its class (offline planner) or by
+    embedding its retrieval query and searching the catalog index."""
+
+    mode: Literal["class", "embedding"] = "embedding"
+    embedder: Literal["minilm", "clap"] = "minilm"
+    clap_model_dir: Path | None = None  # transformers ClapModel directory
+    index_dir: Path | None = None  # default: <catalog.directory>/.index
+    top_k: int = 3
+
+
+class VerifyConfig(_Section):
+    """The paper's four checks on each of the top-3 candidates."""
+
+    min_identity: float = 0.35  # query-caption cosine (MiniLM) or CLAP audio-text score
+    min_snr_db: Decibels = 10.0  # TFJP's noise estimate
+    max_clipping_ratio: float = 0.01
+    max_dc_offset: float = 0.05
+    min_bandwidth_hz: Hertz = 2_000  # 95 % spectral roll-off
+    duration_tolerance: float = 0.5  # core span within +-50 % of the planned duration
+    max_level_jump_db: Decibels = 18.0  # against neighbouring events
+    max_spectral_jump: float = 0.6  # centroid distance in octaves / 4, 0..1
+
+
+class ElevenLabsConfig(_Section):
+    base_url: str | None = None  # None = the SDK's default (the real service)
+    api_key_env: str = "ELEVENLABS_API_KEY"
+    prompt_influence: float = 0.5
+    output_format: str = "pcm_16000"
+    timeout_s: Seconds = 60.0
+
+
+class AudioXConfig(_Section):
+    url: str | None = None  # a user-run AudioX server speaking our JSON protocol
+    timeout_s: Seconds = 120.0
+    steps: int = 100
+    cfg_scale: float = 7.0
+
+
+class GenerateConfig(_Section):
+    backends: list[Literal["elevenlabs", "audiox", "synth"]] = ["synth"]
+    elevenlabs: ElevenLabsConfig = ElevenLabsConfig()
+    audiox: AudioXConfig = AudioXConfig()
+
+
 class CacheConfig(_Section):
     directory: Path = Path(".cache/streamaudio")
 
@@ -155,6 +206,10 @@ class Config(_Section):
     cache: CacheConfig = CacheConfig()
     speech: SpeechConfig = SpeechConfig()
     llm: LlmConfig = LlmConfig()
+    planner: PlannerConfig = PlannerConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
+    verify: VerifyConfig = VerifyConfig()
+    generate: GenerateConfig = GenerateConfig()
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

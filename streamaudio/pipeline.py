@@ -107,10 +107,11 @@ class CorpusBuilder:
         )
         return subtask.build(context)
 
-    def ground(self, scene: ScenePlan) -> GroundedPlan | Drop | Retry:
+    def ground(self, scene: ScenePlan, stats: Counter[str] | None = None
+               ) -> GroundedPlan | Drop | Retry:
         setting = next(s for s in self.grammar.settings if s.name == scene.setting)
         speech = self.speech if any(e.kind == "speech" for e in scene.events) else None
-        return ground_scene(scene, setting.ambience, self.store, self.cfg, speech)
+        return ground_scene(scene, setting.ambience, self.store, self.cfg, speech, stats)
 
     def render(self, plan: GroundedPlan) -> Stream:
         audio_cfg = self.cfg.audio
@@ -122,13 +123,14 @@ class CorpusBuilder:
                       config_hash=self.cfg.hash())
 
     def build_stream(self, subtask: Subtask, index: int, corpus_seed: int,
-                     drops: Counter[str]) -> Stream | Drop:
+                     drops: Counter[str], grounding: Counter[str] | None = None
+                     ) -> Stream | Drop:
         """Try up to `attempts_per_stream` seeds; every failed attempt is counted
         by reason, so nothing is dropped silently."""
         last: Drop | Retry = Drop("no_attempt")
         for attempt in range(self.cfg.shards.attempts_per_stream):
             scene = self.plan(subtask, index, corpus_seed, attempt)
-            plan = scene if isinstance(scene, Drop) else self.ground(scene)
+            plan = scene if isinstance(scene, Drop) else self.ground(scene, grounding)
             if isinstance(plan, Drop | Retry):
                 drops[f"attempt:{plan.reason}"] += 1
                 last = plan
@@ -146,13 +148,15 @@ class CorpusBuilder:
         first = shard_index * per_shard
         indices = range(first, min(first + per_shard, total_streams))
         drops: Counter[str] = Counter()
+        grounding: Counter[str] = Counter()
         rows = []
         for index in indices:
-            stream = self.build_stream(subtask, index, corpus_seed, drops)
+            stream = self.build_stream(subtask, index, corpus_seed, drops, grounding)
             if isinstance(stream, Stream):
                 rows.append(stream_to_row(stream, subtask.ability, subtask.name, corpus_seed))
         meta = {"ability": subtask.ability, "subtask": subtask.name,
                 "config_hash": self.cfg.hash(), "drops": dict(drops),
+                "grounding": dict(sorted(grounding.items())),
                 "planned_streams": len(indices), "corpus_seed": corpus_seed,
                 "shard_index": shard_index}
         write_shard(rows, path, meta, self.cfg.shards.row_group_streams)

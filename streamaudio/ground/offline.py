@@ -4,6 +4,7 @@ result is a GroundedPlan that renders without further randomness."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,7 +64,7 @@ def _floor_to(value: int, step: int) -> int:
 
 def _bind(
     event: EventPlan, store: CatalogClipStore, speech: SpeechSource | None,
-    rng: np.random.Generator,
+    rng: np.random.Generator, stats: Counter[str],
 ) -> _Bound | Drop:
     if event.kind == "speech":
         if speech is None:
@@ -72,6 +73,7 @@ def _bind(
         if isinstance(spoken, Drop):
             return spoken
         return _Bound(event, spoken.clip, spoken.ref, False, spoken.evidence, spoken.words)
+    stats["sound_events"] += 1
     entries = store.catalog.by_class(event.sound_class)
     if not entries:
         return Drop("no_clip_for_class", f"{event.event_id}: class {event.sound_class!r}")
@@ -86,6 +88,7 @@ def _bind(
             "selection": "offline_class", "candidates_tried": tried,
             "clip_lufs": round(clip.lufs, 3),
             "tfjp_snr_db": round(clip.snr_db, 3) if np.isfinite(clip.snr_db) else "n/a"}
+        stats["retrieved"] += 1
         return _Bound(event, clip, ref, entry.loopable, evidence)
     return Drop("no_usable_clip", f"{event.event_id}: {len(order)} candidates of "
                 f"{event.sound_class!r} failed to load")
@@ -181,11 +184,12 @@ def _bed(
 def ground_scene(
     scene: ScenePlan, bed_classes: list[str], store: CatalogClipStore, cfg: Config,
     speech: SpeechSource | None = None,
+    stats: Counter[str] | None = None,
 ) -> GroundedPlan | Drop | Retry:
     rng = np.random.default_rng([scene.seed, 1])  # grounding's own stream of draws
     bound: list[_Bound] = []
     for event in scene.events:
-        result = _bind(event, store, speech, rng)
+        result = _bind(event, store, speech, rng, stats if stats is not None else Counter())
         if isinstance(result, Drop):
             return result
         bound.append(result)

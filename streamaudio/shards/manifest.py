@@ -27,6 +27,7 @@ class _Tally:
     silent_chunks: int = 0
     verified_silent_streams: int = 0
     drops: Counter[str] = field(default_factory=Counter)
+    grounding: Counter[str] = field(default_factory=Counter)
 
     def add(self, meta: dict[str, Any]) -> None:
         self.shards += 1
@@ -36,6 +37,7 @@ class _Tally:
         self.silent_chunks += meta["silent_chunks"]
         self.verified_silent_streams += meta.get("verified_silent_streams", 0)
         self.drops.update(meta.get("drops", {}))
+        self.grounding.update(meta.get("grounding", {}))
 
     def summary(self) -> dict[str, Any]:
         chunks = self.response_chunks + self.silent_chunks
@@ -52,7 +54,25 @@ class _Tally:
             ),
             "verified_silent_streams": self.verified_silent_streams,
             "drops": dict(sorted(self.drops.items())),
+            "grounding": grounding_summary(self.grounding),
         }
+
+
+def grounding_summary(counts: Counter[str]) -> dict[str, Any]:
+    """Counts of how sound events were grounded, and the rates a user asks for:
+    retrieval hit rate, fallback rate by backend, verification failures."""
+    sounds = counts.get("sound_events", 0)
+    fallback = {key.split(":", 1)[1]: n for key, n in counts.items()
+                if key.startswith("generated:")}
+    hits = round(counts.get("retrieved", 0) / sounds, _PLACES) if sounds else 0.0
+    return {
+        "counts": dict(sorted(counts.items())),
+        "retrieval_hit_rate": hits,
+        "fallback_rate": {name: round(n / sounds, _PLACES) for name, n in sorted(fallback.items())}
+        if sounds else {},
+        "verification_failures": {key.split(":", 1)[1]: n for key, n in sorted(counts.items())
+                                  if key.startswith("verify_failed:")},
+    }
 
 
 def build_manifest(root: Path, config_hash: str, version: str) -> dict[str, Any]:
