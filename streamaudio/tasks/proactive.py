@@ -3,6 +3,7 @@ silent through benign ones (verified silence)."""
 
 from __future__ import annotations
 
+from streamaudio.plan.brief import SceneBrief
 from streamaudio.plan.grammar import Setting
 from streamaudio.schema import EventPlan, ScenePlan
 from streamaudio.stage import Drop
@@ -30,9 +31,25 @@ def _benign_events(
     return events
 
 
+HAZARD_BRIEF = SceneBrief(
+    subtask="hazard_alert", ability=ABILITY, min_events=4, max_events=9, triggers="one",
+    description="An everyday place with several ordinary sounds, and one sound that signals "
+    "danger (glass breaking, an alarm, fire, a scream, a crash) somewhere after the first.",
+    trigger_hint="the dangerous sound; its response is one short spoken warning telling the "
+    "listener what was heard and what to check, with emotion urgent",
+    max_total_s=22.0,
+)
+SILENCE_BRIEF = SceneBrief(
+    subtask="benign_silence", ability=ABILITY, min_events=3, max_events=8, triggers="none",
+    verified_silent=True, max_total_s=22.0,
+    description="An everyday place with only ordinary, harmless sounds and ambience: nothing "
+    "that needs a response (no alarms, breaking, screams or calls for help).",
+)
+
+
 @register("hazard_alert", ABILITY,
           "A safety-relevant sound among benign ones; the response is a warning in the "
-          "chunk holding the hazard's last core sample.")
+          "chunk holding the hazard's last core sample.", brief=HAZARD_BRIEF)
 def hazard_alert(ctx: PlanContext) -> ScenePlan | Drop:
     rng = ctx.rng
     setting = ctx.grammar.choose(rng, need_hazard=True)
@@ -49,7 +66,8 @@ def hazard_alert(ctx: PlanContext) -> ScenePlan | Drop:
 
 
 @register("benign_silence", ABILITY,
-          "Verified silence: ambience and benign everyday sounds only; every chunk is silent.")
+          "Verified silence: ambience and benign everyday sounds only; every chunk is silent.",
+          brief=SILENCE_BRIEF)
 def benign_silence(ctx: PlanContext) -> ScenePlan | Drop:
     rng = ctx.rng
     setting = ctx.grammar.choose(rng)

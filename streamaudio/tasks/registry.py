@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from streamaudio.plan.brief import SceneBrief
 from streamaudio.plan.grammar import SceneGrammar
 from streamaudio.retrieve.catalog import Catalog
 from streamaudio.schema import ScenePlan, VoicePlan
@@ -37,18 +38,19 @@ class Subtask:
     summary: str
     build: PlanBuilder
     speech: bool = False  # plans speech events: needs TTS voices
+    brief: SceneBrief | None = None  # what an LLM planner is asked for (None: offline only)
 
 
 SUBTASKS: dict[str, Subtask] = {}
 
 
 def register(
-    name: str, ability: str, summary: str, speech: bool = False
+    name: str, ability: str, summary: str, speech: bool = False, brief: SceneBrief | None = None
 ) -> Callable[[PlanBuilder], PlanBuilder]:
     def decorate(build: PlanBuilder) -> PlanBuilder:
         if name in SUBTASKS:
             raise ValueError(f"subtask {name!r} registered twice")
-        SUBTASKS[name] = Subtask(name, ability, summary, build, speech)
+        SUBTASKS[name] = Subtask(name, ability, summary, build, speech, brief)
         return build
 
     return decorate

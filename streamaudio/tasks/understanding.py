@@ -3,6 +3,7 @@ sounds; the answer comes in the chunk where the sound asked about has ended."""
 
 from __future__ import annotations
 
+from streamaudio.plan.brief import SceneBrief
 from streamaudio.schema import ScenePlan
 from streamaudio.stage import Drop
 from streamaudio.tasks.events import pick, sound_event
@@ -37,9 +38,20 @@ def _choice(ctx: PlanContext, options: tuple[str, ...]) -> str:
     return options[int(ctx.rng.integers(0, len(options)))]
 
 
-@register("sound_event_qa", ABILITY,
+QA_BRIEF = SceneBrief(
+    subtask="sound_event_qa", ability=ABILITY, min_events=3, max_events=7, triggers="one",
+    description="A text instruction at the start asks the listener about a sound (to say when "
+    "a named sound happens, or to name the next sound); several sounds follow in one place.",
+    trigger_hint="the sound the instruction asks about; its response answers the instruction "
+    "in one short sentence naming the sound, emotion normal",
+    instruction_hint="one short request about a sound, e.g. 'Tell me when you hear the kettle.'",
+    max_total_s=22.0,
+)
+
+
+@register("sound_event_qa", ABILITY, brief=QA_BRIEF, summary=(
           "A text instruction asks about a sound (wait for a named sound, or name the next "
-          "sound); the answer comes in the chunk holding that sound's last core sample.")
+          "sound); the answer comes in the chunk holding that sound's last core sample."))
 def sound_event_qa(ctx: PlanContext) -> ScenePlan | Drop:
     rng = ctx.rng
     setting = ctx.grammar.choose(rng)

@@ -80,3 +80,17 @@ def test_duplicate_subtask_across_abilities_is_an_error(corpus, stream_factory) 
     write_shard_with_rows([(stream, 1)], path, "monitoring", "doorbell", {}, 64)
     with pytest.raises(ValueError, match="appears under"):
         build_manifest(root, "h", "0.1.0")
+
+
+def test_grounding_summary_rates() -> None:
+    from collections import Counter
+
+    from streamaudio.shards.manifest import grounding_summary
+
+    summary = grounding_summary(Counter({"sound_events": 10, "retrieved": 7, "generated:synth": 2,
+                                         "verify_failed:cleanliness": 3,
+                                         "verify_failed:identity": 1}))
+    assert summary["retrieval_hit_rate"] == 0.7
+    assert summary["fallback_rate"] == {"synth": 0.2}
+    assert summary["verification_failures"] == {"cleanliness": 3, "identity": 1}
+    assert grounding_summary(Counter())["retrieval_hit_rate"] == 0.0
