@@ -17,6 +17,7 @@ from streamaudio.compose.labels import derive_labels
 from streamaudio.compose.mix import render
 from streamaudio.config import Config
 from streamaudio.ground.offline import ground_scene
+from streamaudio.ground.retrieval import Retriever
 from streamaudio.ground.speech import SpeechGrounder, utterance_store
 from streamaudio.ground.store import CatalogClipStore
 from streamaudio.plan.grammar import SceneGrammar, load_grammar
@@ -85,6 +86,13 @@ class CorpusBuilder:
         return self._store
 
     @cached_property
+    def retriever(self) -> Retriever | None:
+        """Embedding retrieval + verification + generation (None: by class only)."""
+        if self.cfg.retrieval.mode != "embedding":
+            return None
+        return Retriever(self.cfg, self.store)
+
+    @cached_property
     def speech(self) -> SpeechGrounder:
         """TTS + ASR round trip; its models load only when a speech event needs them."""
         return SpeechGrounder(self.cfg)
@@ -111,7 +119,8 @@ class CorpusBuilder:
                ) -> GroundedPlan | Drop | Retry:
         setting = next(s for s in self.grammar.settings if s.name == scene.setting)
         speech = self.speech if any(e.kind == "speech" for e in scene.events) else None
-        return ground_scene(scene, setting.ambience, self.store, self.cfg, speech, stats)
+        return ground_scene(scene, setting.ambience, self.store, self.cfg, speech, stats,
+                            self.retriever)
 
     def render(self, plan: GroundedPlan) -> Stream:
         audio_cfg = self.cfg.audio

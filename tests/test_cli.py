@@ -23,7 +23,8 @@ def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
 def _build(world: Path, out: Path, *extra: str):  # type: ignore[no-untyped-def]
     return runner.invoke(app, ["build", "--out", str(out), "--streams", "3", "--seed", "4",
                                "--subtask", "hazard_alert", "--subtask", "sound_event_qa",
-                               "--set", f"catalog.directory={world}", *extra])
+                               "--set", f"catalog.directory={world}",
+                               "--set", "retrieval.mode=class", *extra])
 
 
 def test_build_validate_inspect(tmp_path: Path, world: Path) -> None:

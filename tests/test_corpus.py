@@ -78,7 +78,8 @@ def test_bad_clips_are_quarantined_with_reasons_not_crashes(
     audio = world.parent / "audio"
     (audio / "dog_bark_0.wav").write_bytes(b"RIFF not really a wav")
     (audio / "dog_bark_1.wav").write_bytes(b"")
-    cfg = load_config(overrides=[f"catalog.directory={world}", "shards.streams_per_shard=4"])
+    cfg = load_config(overrides=[f"catalog.directory={world}", "shards.streams_per_shard=4",
+                                 "retrieval.mode=class"])
     root = tmp_path / "corpus"
     report = _build(root, cfg, streams=8)
     assert report.quarantine.get("undecodable", 0) + report.quarantine.get("empty", 0) >= 1

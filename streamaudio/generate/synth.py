@@ -9,6 +9,7 @@ seeded from their hash, and every step is plain numpy/scipy."""
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Callable
 
@@ -69,19 +70,8 @@ _RULES: list[tuple[str | None, str]] = [
     ("white_noise", r"white noise|static|hiss\w*"),
 ]
 _COMPILED = [(name, re.compile(rf"\b(?:{pattern})\b")) for name, pattern in _RULES]
-_NUMBERS = {
-    "once": 1,
-    "one": 1,
-    "twice": 2,
-    "two": 2,
-    "thrice": 3,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-}
+_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight")
+_NUMBERS = {"once": 1, "twice": 2, "thrice": 3} | {w: i for i, w in enumerate(_WORDS, start=1)}
 _COUNT = re.compile(r"\b(\d{1,2}|" + "|".join(_NUMBERS) + r")\b(?!\s*(?:hz|khz|s\b|sec))")
 
 
@@ -196,7 +186,7 @@ def _train(
     """Impulses at `onsets` (seconds) with `gains`, each ringing as `kernel`."""
     impulses = np.zeros(n)
     idx = np.round(np.asarray(onsets) * rate).astype(int)
-    keep = idx < n
+    keep = (idx >= 0) & (idx < n)
     np.add.at(impulses, idx[keep], gains[keep])
     return signal.fftconvolve(impulses, kernel)[:n]
 
@@ -286,7 +276,7 @@ def knock(n: int, rate: int, rng: np.random.Generator, prompt: str) -> np.ndarra
     count, duration = requested_count(prompt) or int(rng.integers(2, 5)), n / rate
     start = rng.uniform(0.05, 0.15)
     gaps = rng.uniform(0.18, 0.28, size=count)
-    gaps *= min(1.0, (duration - start - 0.2) / max(gaps[:-1].sum(), 1e-9))  # fit the clip
+    gaps *= np.clip((duration - start - 0.2) / max(gaps[:-1].sum(), 1e-9), 0.0, 1.0)  # fit
     onsets = list(start + np.concatenate([[0.0], np.cumsum(gaps[:-1])]))
     x = _train(n, rate, onsets, rng.uniform(0.8, 1.0, size=count), _knock_kernel(rate, rng))
     return _room(x, rate, rng, rt60=0.35, wet=0.2)
@@ -300,7 +290,7 @@ def click(n: int, rate: int, rng: np.random.Generator, prompt: str) -> np.ndarra
     else:
         count = count or int(rng.integers(2, 6))
         gaps = rng.uniform(0.15, 0.5, size=count)
-        gaps *= min(1.0, (duration - start - 0.05) / max(gaps[:-1].sum(), 1e-9))
+        gaps *= np.clip((duration - start - 0.05) / max(gaps[:-1].sum(), 1e-9), 0.0, 1.0)
         onsets = list(start + np.concatenate([[0.0], np.cumsum(gaps[:-1])]))
     t = _time(int(0.02 * rate), rate)
     snap = _filter(rng.standard_normal(t.size), rate, "high", 1000.0) * np.exp(-t / 0.0007)
@@ -321,10 +311,13 @@ def _mains_hz(prompt: str, rng: np.random.Generator) -> float:
 def _harmonics(
     n: int, rate: int, rng: np.random.Generator, f0: float, amps: list[float]
 ) -> np.ndarray:
-    t = _time(n, rate)
     phases = rng.uniform(0, 2 * np.pi, size=len(amps))
     k = np.arange(1, len(amps) + 1)[:, None]
-    return np.sum(np.asarray(amps)[:, None] * np.sin(2 * np.pi * f0 * k * t + phases[:, None]), 0)
+    # a whole-hertz tone repeats every rate/gcd(rate, f0) samples: compute one period, tile
+    period = rate // math.gcd(rate, int(f0)) if float(f0).is_integer() else n
+    t = _time(min(n, period), rate)
+    cycle = np.sum(np.asarray(amps)[:, None] * np.sin(2 * np.pi * f0 * k * t + phases[:, None]), 0)
+    return np.resize(cycle, n)
 
 
 def hum(n: int, rate: int, rng: np.random.Generator, prompt: str) -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from streamaudio.compose.noise import unit_noise_lufs
 from streamaudio.compose.timeline import Placement, SpanRequest, layout
 from streamaudio.config import Config
 from streamaudio.ground.store import CatalogClipStore
+from streamaudio.retrieve.verify import ClipFeatures
 from streamaudio.schema import (
     BedLayer,
     ClipRef,
@@ -28,6 +29,9 @@ from streamaudio.schema import (
 )
 from streamaudio.stage import Drop, Retry
 from streamaudio.units import seconds_to_samples
+
+if TYPE_CHECKING:
+    from streamaudio.ground.retrieval import Chosen
 
 CANDIDATES_PER_EVENT = 3  # the paper verifies the top 3 candidates
 COLOURS: tuple[Colour, ...] = ("white", "pink", "brown")
@@ -62,9 +66,15 @@ def _floor_to(value: int, step: int) -> int:
     return value - value % step
 
 
+class SoundRetriever(Protocol):
+    def bind(self, event: EventPlan, neighbours: list[ClipFeatures], seed: int,
+             stats: Counter[str]) -> Chosen | Drop: ...
+
+
 def _bind(
     event: EventPlan, store: CatalogClipStore, speech: SpeechSource | None,
     rng: np.random.Generator, stats: Counter[str],
+    retriever: SoundRetriever | None = None, neighbours: list[ClipFeatures] | None = None,
 ) -> _Bound | Drop:
     if event.kind == "speech":
         if speech is None:
@@ -74,6 +84,13 @@ def _bind(
             return spoken
         return _Bound(event, spoken.clip, spoken.ref, False, spoken.evidence, spoken.words)
     stats["sound_events"] += 1
+    if retriever is not None:
+        chosen = retriever.bind(event, neighbours or [], int(rng.integers(0, 2**31 - 1)), stats)
+        if isinstance(chosen, Drop):
+            return chosen
+        if neighbours is not None:
+            neighbours.append(chosen.features)
+        return _Bound(event, chosen.clip, chosen.ref, chosen.loopable, chosen.evidence)
     entries = store.catalog.by_class(event.sound_class)
     if not entries:
         return Drop("no_clip_for_class", f"{event.event_id}: class {event.sound_class!r}")
@@ -185,11 +202,14 @@ def ground_scene(
     scene: ScenePlan, bed_classes: list[str], store: CatalogClipStore, cfg: Config,
     speech: SpeechSource | None = None,
     stats: Counter[str] | None = None,
+    retriever: SoundRetriever | None = None,
 ) -> GroundedPlan | Drop | Retry:
     rng = np.random.default_rng([scene.seed, 1])  # grounding's own stream of draws
     bound: list[_Bound] = []
+    neighbours: list[ClipFeatures] = []
+    counts = stats if stats is not None else Counter()
     for event in scene.events:
-        result = _bind(event, store, speech, rng, stats if stats is not None else Counter())
+        result = _bind(event, store, speech, rng, counts, retriever, neighbours)
         if isinstance(result, Drop):
             return result
         bound.append(result)

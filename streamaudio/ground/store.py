@@ -20,6 +20,7 @@ from streamaudio.schema import ClipRef
 from streamaudio.stage import Drop
 
 GENERATED_PREFIX = "tts/"  # clip ids of synthesised speech, kept by content hash
+GENERATED_PREFIXES = (GENERATED_PREFIX, "generated/")  # speech and generated sounds
 
 
 class ClipChanged(RuntimeError):
@@ -87,15 +88,26 @@ class CatalogClipStore:
             return cached
         return cached, self._refs[clip_id]
 
+    def raw(self, clip_id: str) -> np.ndarray | Drop:
+        """The clip before TFJP (resampled, mono), for verification."""
+        loaded = load_clip(self.entry(clip_id), self.cfg)
+        return loaded if isinstance(loaded, Drop) else loaded.audio
+
+    def keep_generated(self, sha256: str, audio: np.ndarray) -> None:
+        if self.generated is None:
+            raise RuntimeError("no store for generated clips was given")
+        if self.generated.get_bytes(sha256) is None:
+            self.generated.put_array(sha256, audio)
+
     def _generated(self, ref: ClipRef) -> ProcessedClip:
         audio = None if self.generated is None else self.generated.get_array(ref.sha256)
         if audio is None or hashlib.sha256(audio.tobytes()).hexdigest() != ref.sha256:
-            raise ClipChanged(f"{ref.clip_id}: synthesised speech is not in the cache "
+            raise ClipChanged(f"{ref.clip_id}: this generated clip is not in the cache "
                               f"({self.cfg.cache.directory}); build the stream again")
         return ProcessedClip(audio, 0, audio.size, float("nan"), float("nan"))
 
     def _checked(self, ref: ClipRef, purpose: str) -> ProcessedClip:
-        if ref.clip_id.startswith(GENERATED_PREFIX):
+        if ref.clip_id.startswith(GENERATED_PREFIXES):
             return self._generated(ref)
         loaded = self.load(ref.clip_id, purpose)
         if isinstance(loaded, Drop):

@@ -70,6 +70,8 @@ class MiniLmEmbedder:
 
     def __init__(self, model_dir: Path | None = None) -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else minilm_path()
+        if model_dir is not None:  # another copy or fine-tune: its own index files
+            self.name = f"minilm-{hashlib.sha256(str(self.model_dir).encode()).hexdigest()[:8]}"
 
     @property
     def model(self) -> SentenceTransformer:

@@ -4,6 +4,8 @@ it cannot make."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy import signal, stats
@@ -148,7 +150,7 @@ def test_smoke_alarm_is_a_3khz_temporal_three_pattern() -> None:
     beeps = runs(audio)
     assert len(beeps) == 6  # two T3 cycles
     assert all(abs((end - start) - 0.5) < 0.03 for start, end in beeps)
-    gaps = [b[0] - a[1] for a, b in zip(beeps, beeps[1:], strict=False)]
+    gaps = [b[0] - a[1] for a, b in itertools.pairwise(beeps)]
     assert np.allclose(gaps, [0.5, 0.5, 1.5, 0.5, 0.5], atol=0.04)
 
 
@@ -210,8 +212,9 @@ def test_hum_without_a_frequency_is_50_or_60_and_buzz_is_brighter() -> None:
     assert bright(buzz) > 10 * bright(hum)
 
 
-@pytest.mark.parametrize(("prompt", "count"), [("three knocks on the door", 3),
-                                               ("knocking twice", 2), ("4 knocks", 4)])
+@pytest.mark.parametrize(
+    ("prompt", "count"), [("three knocks on the door", 3), ("knocking twice", 2), ("4 knocks", 4)]
+)
 def test_knocks_come_in_the_number_asked_for(prompt: str, count: int) -> None:
     assert requested_count(prompt) == count
     assert len(hits(make(prompt, 2.0))) == count
@@ -243,8 +246,9 @@ def test_siren_sweeps_and_yelp_is_faster_than_wail() -> None:
     assert crossings[0] <= 8 < 30 <= crossings[1]
 
 
-@pytest.mark.parametrize(("prompt", "slope"), [("white noise", 0.0), ("pink noise", -1.0),
-                                               ("brown noise", -2.0)])
+@pytest.mark.parametrize(
+    ("prompt", "slope"), [("white noise", 0.0), ("pink noise", -1.0), ("brown noise", -2.0)]
+)
 def test_noise_colours_have_their_spectral_slopes(prompt: str, slope: float) -> None:
     assert abs(spectral_slope(make(prompt, 4.0)) - slope) < 0.15
 

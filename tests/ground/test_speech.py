@@ -15,7 +15,8 @@ from streamaudio.tasks.registry import get_subtask
 
 
 def _config(world: Path, cache: Path) -> Config:
-    return load_config(overrides=[f"catalog.directory={world}", f"cache.directory={cache}"])
+    return load_config(overrides=[f"catalog.directory={world}", f"cache.directory={cache}",
+                                  "retrieval.mode=class"])
 
 
 def _stream(cfg: Config, subtask: str, index: int) -> Stream:

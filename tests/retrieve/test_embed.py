@@ -19,7 +19,7 @@ from transformers import (
 )
 
 from streamaudio.config import Config
-from streamaudio.retrieve.audio_io import load_clip
+from streamaudio.retrieve.audio_io import LoadedClip, load_clip
 from streamaudio.retrieve.catalog import load_catalogs
 from streamaudio.retrieve.embed import (
     AudioTextEmbedder,
@@ -157,7 +157,7 @@ def test_clap_index_holds_audio_and_answers_text(
     # The stored vector is the clip's audio embedding, not its caption's.
     entry = catalog.by_id(index.clip_ids[0])
     clip = load_clip(entry, world_config)
-    assert not hasattr(clip, "reason")
+    assert isinstance(clip, LoadedClip)
     np.testing.assert_allclose(stored[0], clap.embed_audio([clip.audio], RATE)[0], atol=1e-5)
     assert not np.allclose(stored[0], clap.embed_texts([entry.caption])[0], atol=1e-3)
     found = index.search("a dog barking", 3)

@@ -1,0 +1,152 @@
+"""Grounding by retrieval, as SoundFlow does: embed the event's query, take the
+top-3 catalog candidates, verify each on the four checks, keep the best that
+passes; if none does, generate from the fallback caption and verify that."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from streamaudio.compose.loudness import measure_lufs
+from streamaudio.compose.mix import ProcessedClip
+from streamaudio.config import Config
+from streamaudio.dsp.tfjp import TfjpResult, run_tfjp
+from streamaudio.generate.store import GeneratorChain
+from streamaudio.ground.store import CatalogClipStore
+from streamaudio.retrieve.embed import TextEmbedder, make_embedder
+from streamaudio.retrieve.index import Candidate, ClipIndex, index_directory
+from streamaudio.retrieve.verify import ClipFeatures, Verification, choose, features, verify
+from streamaudio.schema import ClipRef, EventPlan
+from streamaudio.stage import Drop
+
+DEFAULT_GENERATED_S = 2.0  # when the plan gives no duration
+NEIGHBOURS = 2  # continuity is checked against the events placed just before
+
+
+@dataclass(frozen=True)
+class Chosen:
+    clip: ProcessedClip
+    ref: ClipRef
+    loopable: bool
+    features: ClipFeatures
+    evidence: dict[str, float | int | str]
+
+
+def _summary(verifications: list[Verification]) -> str:
+    """All candidates' scores and verdicts, as compact JSON for the evidence."""
+    return json.dumps([{"clip": v.clip_id, "scores": {k: round(s, 3) for k, s in v.scores.items()},
+                        "failed": v.failed_criteria()} for v in verifications],
+                      separators=(",", ":"))
+
+
+class Retriever:
+    def __init__(self, cfg: Config, store: CatalogClipStore,
+                 generators: GeneratorChain | None = None) -> None:
+        self.cfg = cfg
+        self.store = store
+        self._generators = generators
+
+    @cached_property
+    def embedder(self) -> TextEmbedder:
+        return make_embedder(self.cfg.retrieval.embedder, self.cfg.retrieval.clap_model_dir)
+
+    @cached_property
+    def index(self) -> ClipIndex:
+        return ClipIndex.load_or_build(self.store.catalog, self.embedder,
+                                       index_directory(self.cfg), self.cfg)
+
+    @cached_property
+    def generators(self) -> GeneratorChain:
+        return self._generators or GeneratorChain(self.cfg)
+
+    def _tfjp_of(self, audio: np.ndarray, loopable: bool) -> TfjpResult:
+        tfjp = self.cfg.tfjp if not loopable else self.cfg.tfjp.model_copy(
+            update={"enabled": False})  # textures are not denoised; only measured
+        return run_tfjp(audio, self.cfg.audio.sample_rate, tfjp, self.cfg.audio.grid_samples)
+
+    def _check(self, candidate: Candidate, event: EventPlan,
+               neighbours: list[ClipFeatures]) -> tuple[Verification, ClipFeatures] | Drop:
+        entry = self.store.entry(candidate.clip_id)
+        raw = self.store.raw(candidate.clip_id)
+        if isinstance(raw, Drop):
+            return raw
+        try:
+            result = self._tfjp_of(raw, entry.loopable)
+        except ValueError as error:
+            return Drop("tfjp_rejected", str(error))
+        verdict = verify(candidate, raw, result, event.duration_s, entry.loopable,
+                         neighbours[-NEIGHBOURS:], self.cfg)
+        return verdict, features(raw, self.cfg.audio.sample_rate)
+
+    def bind(self, event: EventPlan, neighbours: list[ClipFeatures], seed: int,
+             stats: Counter[str]) -> Chosen | Drop:
+        allowed = ({e.id for e in self.store.catalog.by_class(event.sound_class)}
+                   if event.sound_class else None)
+        candidates = self.index.search(event.query, self.cfg.retrieval.top_k, allowed)
+        verdicts: list[Verification] = []
+        measured: dict[str, ClipFeatures] = {}
+        for candidate in candidates:
+            checked = self._check(candidate, event, neighbours)
+            if isinstance(checked, Drop):
+                stats["verify_failed:unloadable"] += 1
+                continue
+            verdict, measured[candidate.clip_id] = checked
+            verdicts.append(verdict)
+            for criterion in verdict.failed_criteria():
+                stats[f"verify_failed:{criterion}"] += 1
+        best = choose(verdicts)
+        evidence: dict[str, float | int | str] = {"query": event.query,
+                                                  "candidates": _summary(verdicts)}
+        if best is not None:
+            loaded = self.store.load(best.clip_id, "event")
+            if not isinstance(loaded, Drop):
+                stats["retrieved"] += 1
+                clip, ref = loaded
+                entry = self.store.entry(best.clip_id)
+                evidence |= {"selection": "retrieved", "clip_lufs": round(clip.lufs, 3),
+                             "identity": round(best.scores["identity"], 4)}
+                return Chosen(clip, ref, entry.loopable, measured[best.clip_id], evidence)
+        return self._generate(event, neighbours, seed, stats, evidence)
+
+    def _generate(self, event: EventPlan, neighbours: list[ClipFeatures], seed: int,
+                  stats: Counter[str], evidence: dict[str, float | int | str]) -> Chosen | Drop:
+        duration = event.duration_s or DEFAULT_GENERATED_S
+        made = self.generators.generate(event.fallback_caption, duration, seed, event.caption)
+        if isinstance(made, Drop):
+            stats["no_verified_clip"] += 1
+            return Drop("no_verified_clip", f"{event.event_id}: no candidate passed and "
+                        f"{made.detail}")
+        # a generated clip has no retrieval score: its identity is how close the
+        # prompt it was made from is to the event's query
+        vectors = self.embedder.embed_texts([event.query, event.fallback_caption])
+        identity = float(np.dot(vectors[0], vectors[1]))
+        candidate = Candidate(made.clip_id, identity, 0)
+        try:
+            result = self._tfjp_of(made.audio, False)
+        except ValueError as error:
+            return Drop("generated_rejected", f"{event.event_id}: {error}")
+        verdict = verify(candidate, made.audio, result, event.duration_s, False,
+                         neighbours[-NEIGHBOURS:], self.cfg)
+        if not verdict.ok:
+            for criterion in verdict.failed_criteria():
+                stats[f"verify_failed:{criterion}"] += 1
+            stats["no_verified_clip"] += 1
+            return Drop("no_verified_clip", f"{event.event_id}: generated clip failed "
+                        f"{verdict.failed_criteria()}")
+        stats[f"generated:{made.backend}"] += 1
+        sha = hashlib.sha256(result.audio.astype(np.float32).tobytes()).hexdigest()
+        self.store.keep_generated(sha, result.audio)  # rendering reads it by content hash
+        rate = self.cfg.audio.sample_rate
+        clip = ProcessedClip(result.audio, result.core_start, result.core_end,
+                             measure_lufs(result.audio, rate), result.snr_db)
+        ref = made.ref()
+        evidence |= {"selection": f"generated:{made.backend}", "prompt": made.prompt,
+                     "identity": round(identity, 4), "generator": made.version,
+                     "generation_seed": made.seed}
+        return Chosen(clip, ref.model_copy(update={"sha256": sha}), False,
+                      features(made.audio, rate), evidence)
