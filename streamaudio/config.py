@@ -172,7 +172,9 @@ class VerifyConfig(_Section):
     # 95 % roll-off says where the energy is, not how far the recording reaches:
     # 2 kHz failed 34 % of real clips (fire, thunder, chimes, cows); real ones are >= 140 Hz.
     min_bandwidth_hz: Hertz = 125
-    duration_tolerance: float = 0.5  # measured span within +-50 % of the planned duration
+    # the measured span fills at least this share of the planned duration (an LLM's
+    # durations are rough; a door that opens in 0.5 s still fits a "1.5 s" door)
+    min_duration_ratio: float = 0.25
     # "core": TFJP's core span (loud part; 25 % of real clips have cores <= 32 ms);
     # "active": TFJP's output length (silences trimmed), close to what captions say.
     duration_span: Literal["core", "active"] = "active"

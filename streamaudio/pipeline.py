@@ -21,6 +21,7 @@ from streamaudio.ground.retrieval import Retriever
 from streamaudio.ground.speech import SpeechGrounder, utterance_store
 from streamaudio.ground.store import CatalogClipStore
 from streamaudio.plan.grammar import SceneGrammar, load_grammar
+from streamaudio.plan.llm import LlmPlanner, make_planner
 from streamaudio.retrieve.catalog import is_installed, load_catalogs, load_rirs
 from streamaudio.retrieve.quarantine import Quarantine
 from streamaudio.schema import GroundedPlan, ScenePlan, Stream
@@ -86,6 +87,30 @@ class CorpusBuilder:
         return self._store
 
     @cached_property
+    def planner(self) -> LlmPlanner | None:
+        """The LLM planner when planner.mode is llm; subtasks without a brief (the
+        speech ones) keep their offline builders."""
+        planner = make_planner(self.cfg)
+        if planner is not None and self.cfg.retrieval.mode != "embedding":
+            raise StageError("planner.mode=llm plans free-text events: it needs "
+                             "retrieval.mode=embedding")
+        return planner
+
+    def bed_classes(self, setting_name: str) -> list[str]:
+        """The setting's ambience; for an LLM's free-text setting, the ambience
+        classes of the clips whose captions best match it."""
+        known = next((s for s in self.grammar.settings if s.name == setting_name), None)
+        if known is not None:
+            return list(known.ambience)
+        catalog = self.store.catalog
+        ambience = [c for c in catalog.classes_where(ambience=True) if catalog.by_class(c)]
+        if self.retriever is None or not ambience:
+            return ambience
+        allowed = {e.id for c in ambience for e in catalog.by_class(c)}
+        hits = self.retriever.index.search(setting_name, 3, allowed)
+        return sorted({catalog.by_id(hit.clip_id).sound_class for hit in hits}) or ambience
+
+    @cached_property
     def retriever(self) -> Retriever | None:
         """Embedding retrieval + verification + generation (None: by class only)."""
         if self.cfg.retrieval.mode != "embedding":
@@ -104,8 +129,11 @@ class CorpusBuilder:
         return self._grammar
 
     def plan(self, subtask: Subtask, index: int, corpus_seed: int, attempt: int
-             ) -> ScenePlan | Drop:
+             ) -> ScenePlan | Drop | Retry:
         seed = stream_seed(corpus_seed, subtask.name, index, attempt)
+        if self.planner is not None and subtask.brief is not None:
+            return self.planner.plan(subtask.brief, stream_id(subtask.name, corpus_seed, index),
+                                     seed)
         context = PlanContext(
             stream_id=stream_id(subtask.name, corpus_seed, index), seed=seed,
             rng=np.random.default_rng([seed, 0]), grammar=self.grammar,
@@ -117,10 +145,9 @@ class CorpusBuilder:
 
     def ground(self, scene: ScenePlan, stats: Counter[str] | None = None
                ) -> GroundedPlan | Drop | Retry:
-        setting = next(s for s in self.grammar.settings if s.name == scene.setting)
         speech = self.speech if any(e.kind == "speech" for e in scene.events) else None
-        return ground_scene(scene, setting.ambience, self.store, self.cfg, speech, stats,
-                            self.retriever)
+        return ground_scene(scene, self.bed_classes(scene.setting), self.store, self.cfg,
+                            speech, stats, self.retriever)
 
     def render(self, plan: GroundedPlan) -> Stream:
         audio_cfg = self.cfg.audio
@@ -139,7 +166,7 @@ class CorpusBuilder:
         last: Drop | Retry = Drop("no_attempt")
         for attempt in range(self.cfg.shards.attempts_per_stream):
             scene = self.plan(subtask, index, corpus_seed, attempt)
-            plan = scene if isinstance(scene, Drop) else self.ground(scene, grounding)
+            plan = scene if isinstance(scene, Drop | Retry) else self.ground(scene, grounding)
             if isinstance(plan, Drop | Retry):
                 drops[f"attempt:{plan.reason}"] += 1
                 last = plan

@@ -3,8 +3,9 @@ numbers kept as evidence:
 
 - identity: the retrieval score (query-caption cosine, or CLAP audio-text);
 - cleanliness: TFJP's SNR estimate, clipping ratio, DC offset, 95 % roll-off;
-- duration fit: TFJP's active length (or core span, cfg) against the planned
-  duration (loopable ambience tiles, so any clip of at least 1 s fits);
+- duration fit: TFJP's active length (or core span, cfg) at least a share of
+  the planned duration; longer clips are cut when placed (loopable ambience
+  tiles, so any clip of at least 1 s fits);
 - continuity: raw loudness and spectral centroid against the neighbouring
   events already chosen (raw, because role gains are applied later and the
   check is about the recordings matching, not their final levels).
@@ -142,7 +143,9 @@ def verify(
     if not tiles and planned_duration_s is not None and planned_duration_s > 0:
         scores["duration_s"] = _span_s(tfjp_result, v.duration_span, rate)
         scores["duration_ratio"] = scores["duration_s"] / planned_duration_s
-        passed["duration_fit"] = abs(scores["duration_ratio"] - 1.0) <= v.duration_tolerance
+        # a longer clip is cut to a window holding its core when placed, so only a
+        # clip too short to fill the planned slot fails
+        passed["duration_fit"] = scores["duration_ratio"] >= v.min_duration_ratio
     if neighbours:
         lufs = measure_lufs(x, rate)
         centroid = spectral_centroid(freqs, psd)
