@@ -15,6 +15,8 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from benchmarks import (  # noqa: E402
     bench_asr,
     bench_compose,
+    bench_grounding,
+    bench_retrieval,
     bench_roundtrip,
     bench_tfjp,
     bench_tts,
@@ -36,6 +38,10 @@ def _speed_table() -> None:
 
 def main() -> None:
     _speed_table()
+    print("\nRetrieval: FAISS top-3 latency on a 10,000-clip index, MiniLM throughput")
+    bench_retrieval.main()
+    print("\nPlan -> grounded plan per stream, offline (class vs embedding + verification)")
+    bench_grounding.main()
     print("\nTTS real-time factor (lower is faster)")
     bench_tts.main()
     print("\nASR real-time factor, alone and beside a live Piper session")
