@@ -43,7 +43,20 @@ def summary_tables(manifest: dict[str, Any]) -> list[Table]:
         drops.add_row("clip quarantined", reason, str(count))
     if not drops.row_count:
         drops.add_row("-", "none", "0")
-    return [overview, per_subtask, drops]
+    return [overview, per_subtask, drops, grounding_table(totals.get("grounding", {}))]
+
+
+def grounding_table(grounding: dict[str, Any]) -> Table:
+    """How sound events found their clips: retrieval, generation, what failed."""
+    table = Table(title="Grounding of sound events", show_header=False)
+    counts = grounding.get("counts", {})
+    table.add_row("sound events (grounding attempts)", str(counts.get("sound_events", 0)))
+    table.add_row("retrieval hit rate", f"{grounding.get('retrieval_hit_rate', 0.0):.3f}")
+    for backend, rate in grounding.get("fallback_rate", {}).items():
+        table.add_row(f"fallback rate: {backend}", f"{rate:.3f}")
+    for criterion, count in grounding.get("verification_failures", {}).items():
+        table.add_row(f"verification failed: {criterion}", str(count))
+    return table
 
 
 def stream_table(record: StreamRecord) -> Table:
