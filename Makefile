@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_OUT ?= corpus
-DEMO_STREAMS ?= 16
+DEMO_STREAMS ?= 96
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1

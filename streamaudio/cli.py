@@ -15,6 +15,7 @@ from streamaudio.config import Config, load_config
 from streamaudio.corpus import MANIFEST_FILE, build_corpus, shard_jobs
 from streamaudio.stage import StageError
 from streamaudio.tasks.registry import Subtask, all_subtasks, get_subtask
+from streamaudio.taxonomy import load_taxonomy, mixture_counts
 from streamaudio.views import stream_table, summary_tables
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
@@ -43,7 +44,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _subtasks(names: list[str]) -> list[Subtask]:
-    if not names or names == ["all"]:
+    if names == ["all"]:
         return all_subtasks()
     try:
         return [get_subtask(name) for name in names]
@@ -55,21 +56,29 @@ def _subtasks(names: list[str]) -> list[Subtask]:
 def build(
     out: Annotated[Path, typer.Option(help="Corpus directory.")],
     subtask: Annotated[list[str] | None, typer.Option(
-        help="Subtask to build (repeat for several); 'all' or none for every subtask.")] = None,
-    streams: Annotated[int, typer.Option(help="Streams per subtask.")] = 16,
+        help="Subtask to build (repeat for several); none for the paper's mixture.")] = None,
+    streams: Annotated[int, typer.Option(
+        help="Streams per named subtask; without --subtask, the total split by the mixture "
+             "(the paper's ability shares over the built subtasks).")] = 16,
     seed: Annotated[int, typer.Option(help="Corpus seed.")] = 0,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
     """Build (or resume) a corpus: complete shards on disk are skipped."""
     cfg = _config(config, set_)
-    chosen = _subtasks(subtask or [])
-    jobs = len(shard_jobs(chosen, streams, seed, cfg))
+    if subtask:
+        chosen, counts = _subtasks(subtask), streams
+    else:
+        chosen = all_subtasks()
+        weights = load_taxonomy(cfg.catalog.directory).weights()
+        counts = mixture_counts(streams, {s.name: weights[s.name] for s in chosen})
+        console.print("mixture: " + ", ".join(f"{n} {c}" for n, c in counts.items()))
+    jobs = len(shard_jobs(chosen, counts, seed, cfg))
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         task = progress.add_task("shards", total=jobs)
         try:
-            report = build_corpus(out, chosen, streams, seed, cfg,
+            report = build_corpus(out, chosen, counts, seed, cfg,
                                   on_shard=lambda _: progress.advance(task))
         except StageError as error:
             raise _fail(str(error)) from error
@@ -118,6 +127,46 @@ def inspect(
             console.print(stream_table(record))
             return
     raise _fail(f"no stream {stream!r} in {corpus}")
+
+
+@app.command()
+def regen(
+    subtask: Annotated[str, typer.Argument(help="Subtask whose shards to rebuild.")],
+    corpus: Annotated[Path, typer.Option(help="Corpus directory.")],
+    shards: Annotated[str | None, typer.Option(
+        help="Only these shard indices, comma-separated, e.g. 3,7.")] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="New corpus seed for these shards (default: each shard's own).")] = None,
+    set_: SetOption = None,
+) -> None:
+    """Rebuild one subtask's shards with the corpus's own config, atomically: every
+    other shard stays as it is; a failure leaves the corpus untouched."""
+    from streamaudio.regen import load_corpus_config, regen_subtask
+
+    try:
+        indices = [int(part) for part in shards.split(",")] if shards else None
+    except ValueError as error:
+        raise _fail(f"--shards takes shard indices like 3,7, not {shards!r}") from error
+    try:
+        cfg = load_corpus_config(corpus, set_)
+    except (StageError, ValueError, OSError) as error:
+        errors.print(f"[red]config error:[/] {error}")
+        raise typer.Exit(2) from error
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("shards", total=None)
+        try:
+            report = regen_subtask(corpus, subtask, cfg, indices, seed, on_shard=lambda done,
+                                   total: progress.update(task, completed=done, total=total))
+        except StageError as error:
+            raise _fail(str(error)) from error
+    for shard in report.shards:
+        target = shard.target
+        what = "replaced" if shard.changed else "unchanged (same bytes)"
+        console.print(f"{target.path.relative_to(corpus).as_posix()}: {shard.streams} streams, "
+                      f"seed {target.old_seed} -> {target.seed}, {what}", highlight=False)
+    for table in summary_tables(report.manifest):
+        console.print(table)
 
 
 @app.command()

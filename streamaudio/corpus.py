@@ -44,11 +44,16 @@ class BuildReport:
         return sum(outcome.skipped for outcome in self.built)
 
 
-def shard_jobs(subtasks: list[Subtask], streams: int, corpus_seed: int, cfg: Config
-               ) -> list[ShardJob]:
+def shard_jobs(subtasks: list[Subtask], streams: int | dict[str, int], corpus_seed: int,
+               cfg: Config) -> list[ShardJob]:
+    """One job per shard; `streams` is per subtask (an int for all, or by name)."""
     per_shard = cfg.shards.streams_per_shard
-    return [ShardJob(subtask, index, streams, corpus_seed)
-            for subtask in subtasks for index in range(ceil_div(streams, per_shard))]
+    jobs = []
+    for subtask in subtasks:
+        count = streams if isinstance(streams, int) else streams.get(subtask.name, 0)
+        jobs += [ShardJob(subtask, index, count, corpus_seed)
+                 for index in range(ceil_div(count, per_shard))]
+    return jobs
 
 
 def prepare_corpus_dir(root: Path, cfg: Config) -> None:
@@ -88,13 +93,13 @@ def finish_corpus(root: Path, cfg: Config, quarantine: Quarantine) -> dict:
 def build_corpus(
     root: Path,
     subtasks: list[Subtask],
-    streams: int,
+    streams: int | dict[str, int],
     corpus_seed: int,
     cfg: Config,
     on_shard: Callable[[ShardOutcome], None] | None = None,
     builder: CorpusBuilder | None = None,
 ) -> BuildReport:
-    if streams < 1:
+    if (streams if isinstance(streams, int) else sum(streams.values())) < 1:
         raise StageError("--streams must be at least 1")
     prepare_corpus_dir(root, cfg)
     builder = builder or CorpusBuilder(cfg)

@@ -5,6 +5,7 @@ that need the real recordings live in tests/test_real_catalogs.py."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import yaml
 from streamaudio.config import Config, load_config
 
 RATE = 16_000
+REPO_CATALOGS = Path(__file__).resolve().parents[1] / "catalogs"
 
 CLASSES = {
     "door_knock": {"domain": "daily_living", "label": "a knock at the door"},
@@ -70,6 +72,7 @@ def write_world(root: Path, seed: int = 0) -> Path:
     (catalog_dir / "sound_classes.yaml").write_text(yaml.safe_dump(CLASSES))
     (catalog_dir / "scenes.yaml").write_text(yaml.safe_dump(SCENES))
     _write_texts(catalog_dir / "text")
+    shutil.copy(REPO_CATALOGS / "taxonomy.yaml", catalog_dir / "taxonomy.yaml")
     return catalog_dir
 
 

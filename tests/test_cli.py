@@ -87,3 +87,16 @@ def test_catalog_ingest(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["path"] for line in lines] == ["a.wav"]
     assert "undecodable" in result.output
+
+
+def test_without_subtasks_the_total_follows_the_mixture(tmp_path: Path, world: Path) -> None:
+    out = tmp_path / "corpus"
+    result = runner.invoke(app, ["build", "--out", str(out), "--streams", "6",
+                                 "--set", f"catalog.directory={world}",
+                                 "--set", "retrieval.mode=class",
+                                 "--set", f"cache.directory={tmp_path / 'cache'}"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["totals"]["planned_streams"] == 6
+    # voice chat has the largest share of the paper's mixture
+    assert "single_turn_chat 2" in result.output and "hazard_alert 0" in result.output

@@ -21,6 +21,7 @@ _PLACES = 6
 @dataclass
 class _Tally:
     shards: int = 0
+    planned_streams: int = 0
     streams: int = 0
     seconds: float = 0.0
     response_chunks: int = 0
@@ -31,6 +32,7 @@ class _Tally:
 
     def add(self, meta: dict[str, Any]) -> None:
         self.shards += 1
+        self.planned_streams += meta.get("planned_streams", meta["streams"])
         self.streams += meta["streams"]
         self.seconds += meta["seconds"]
         self.response_chunks += meta["response_chunks"]
@@ -43,6 +45,7 @@ class _Tally:
         chunks = self.response_chunks + self.silent_chunks
         return {
             "shards": self.shards,
+            "planned_streams": self.planned_streams,
             "streams": self.streams,
             "seconds": round(self.seconds, _PLACES),
             "hours": round(self.seconds / 3600, _PLACES),

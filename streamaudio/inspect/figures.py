@@ -1,0 +1,300 @@
+"""Matplotlib figures of a stream and of a corpus. Figures are built with the
+object API (no pyplot): nothing is drawn on screen and nothing is left open."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from matplotlib import font_manager
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from streamaudio.inspect.data import (
+    ROLES,
+    CorpusStats,
+    corpus_stats,
+    drop_counts,
+    event_lanes,
+    log_spectrogram,
+    response_chunks,
+    short,
+    stream_seconds,
+    subtask_rows,
+)
+from streamaudio.shards.reader import StreamRecord
+
+ROLE_COLOURS = {"foreground": "tab:red", "background": "tab:blue", "ambient": "tab:gray"}
+RESPONSE_COLOUR = "gold"
+RESPONSE_GID = "response"  # gid of the shaded response chunks (tests count them)
+CHARS_PER_INCH = 15  # 7 pt captions
+ENVELOPE = 32  # samples per min/max point of the drawn waveform
+# responses may be Chinese: matplotlib falls back glyph by glyph along this list;
+# only installed families are named, since a missing one logs a warning per text
+CJK_FONTS = ("Noto Sans CJK SC", "Droid Sans Fallback", "WenQuanYi Zen Hei", "AR PL UMing CN")
+_INSTALLED = {font.name for font in font_manager.fontManager.ttflist}
+TEXT_FONTS = ["DejaVu Sans", *(name for name in CJK_FONTS if name in _INSTALLED)]
+
+
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def stream_figure(record: StreamRecord) -> Figure:
+    """Responses, waveform, spectrogram and events on one time axis, with the
+    400 ms chunk grid and the response chunks shaded."""
+    lanes = event_lanes(record)
+    rows = {
+        role: 1 + max((lane.row for lane in lanes if lane.event.role == role), default=0)
+        for role in ROLES
+    }
+    fig = Figure(figsize=(14, 7.5 + 0.2 * sum(rows.values())), layout="constrained")
+    grid = fig.add_gridspec(4, 1, height_ratios=[1.2, 1.4, 2.2, 0.5 + 0.3 * sum(rows.values())])
+    text_ax = fig.add_subplot(grid[0], label="responses")
+    wave_ax = fig.add_subplot(grid[1], label="waveform", sharex=text_ax)
+    spec_ax = fig.add_subplot(grid[2], label="spectrogram", sharex=text_ax)
+    event_ax = fig.add_subplot(grid[3], label="events", sharex=text_ax)
+    seconds = stream_seconds(record)
+    title = f"{record.stream_id}  ·  {record.subtask}  ·  {record.setting}  ·  {seconds:.1f} s"
+    if record.instruction:
+        title += f"\ninstruction: {short(record.instruction, 120)}"
+    fig.suptitle(title, fontsize=11, family=TEXT_FONTS)
+
+    _responses(text_ax, record)
+    _waveform(wave_ax, record)
+    db, extent = log_spectrogram(record.audio, record.sample_rate)
+    t0, t1, f0, f1 = extent
+    image = spec_ax.imshow(
+        db,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        extent=(t0, t1, f0 / 1000, f1 / 1000),
+        interpolation="nearest",
+    )
+    fig.colorbar(image, ax=spec_ax, label="dB", pad=0.005, aspect=15)
+    spec_ax.set_ylabel("kHz")
+    _events(event_ax, lanes, rows, seconds, fig.get_figwidth())
+    event_ax.set_xlabel("time (s)")
+
+    chunk_s = record.chunk_ms / 1000
+    for ax in (wave_ax, spec_ax, event_ax):
+        ax.vlines(
+            np.arange(record.num_chunks + 1) * chunk_s,
+            0,
+            1,
+            transform=ax.get_xaxis_transform(),
+            colors="0.5",
+            linewidths=0.4,
+            alpha=0.6,
+        )
+    for chunk in response_chunks(record):
+        wave_ax.axvspan(
+            chunk.start_s,
+            chunk.end_s,
+            color=RESPONSE_COLOUR,
+            alpha=0.45,
+            gid=RESPONSE_GID,
+            zorder=0,
+        )
+        spec_ax.axvspan(
+            chunk.start_s, chunk.end_s, facecolor="none", edgecolor=RESPONSE_COLOUR, linewidth=1.5
+        )
+    text_ax.set_xlim(0, seconds)
+    return fig
+
+
+def _responses(ax: Axes, record: StreamRecord) -> None:
+    ax.set_axis_off()
+    ax.set_ylim(0, 1)
+    chunks = response_chunks(record)
+    for chunk in chunks:
+        label = short(chunk.response, 48)
+        if chunk.emotion not in ("", "normal"):
+            label = f"[{chunk.emotion}] {label}"
+        ax.text(
+            (chunk.start_s + chunk.end_s) / 2,
+            0.02,
+            label,
+            rotation=40,
+            fontsize=7,
+            family=TEXT_FONTS,
+            ha="left",
+            va="bottom",
+            rotation_mode="anchor",
+        )
+    if not chunks:
+        ax.text(0, 0.1, "no response: every chunk is silent", fontsize=9, style="italic")
+
+
+def _waveform(ax: Axes, record: StreamRecord) -> None:
+    usable = record.audio[: record.audio.size // ENVELOPE * ENVELOPE].reshape(-1, ENVELOPE)
+    times = (np.arange(usable.shape[0]) + 0.5) * ENVELOPE / record.sample_rate
+    ax.fill_between(times, usable.min(axis=1), usable.max(axis=1), color="tab:blue", linewidth=0)
+    peak = max(float(np.abs(record.audio).max()), 1e-3)
+    ax.set_ylim(-1.05 * peak, 1.05 * peak)
+    ax.set_ylabel("amplitude")
+    ax.tick_params(labelbottom=False)
+
+
+def _events(
+    ax: Axes, lanes: list[Any], rows: dict[str, int], seconds: float, width_in: float
+) -> None:
+    chars_per_s = CHARS_PER_INCH * width_in * 0.85 / seconds
+    base, ticks = 0, []
+    for role in reversed(ROLES):  # foreground on top
+        ticks.append((base + rows[role] / 2 - 0.5, role))
+        in_role = [lane for lane in lanes if lane.event.role == role]
+        for lane in in_role:
+            event = lane.event
+            y = base + lane.row
+            ax.barh(
+                y,
+                event.offset_s - event.onset_s,
+                left=event.onset_s,
+                height=0.8,
+                color=ROLE_COLOURS[role],
+                alpha=0.55,
+                edgecolor=ROLE_COLOURS[role],
+                hatch="///" if event.kind == "speech" else None,
+            )
+            room = (
+                min(
+                    [
+                        other.event.onset_s
+                        for other in in_role
+                        if other.row == lane.row and other.event.onset_s > event.onset_s
+                    ]
+                    + [seconds]
+                )
+                - event.onset_s
+            )
+            ax.text(
+                event.onset_s + 0.05,
+                y,
+                short(event.caption, max(6, int(room * chars_per_s))),
+                fontsize=7,
+                va="center",
+                clip_on=True,
+            )
+        base += rows[role]
+    ax.set_ylim(-0.6, base - 0.4)
+    ax.set_yticks([y for y, _ in ticks], [role for _, role in ticks], fontsize=8)
+
+
+def summary_figures(
+    manifest: dict[str, Any], records: Iterable[StreamRecord] | CorpusStats
+) -> dict[str, Figure]:
+    """One small figure per view, keyed by name, in display order."""
+    stats = records if isinstance(records, CorpusStats) else corpus_stats(records)
+    figures: dict[str, Figure] = {}
+    figures["streams"] = _streams_by_subtask(manifest)
+    figures["length"] = _histogram(
+        stats.seconds, "stream length", "seconds", "streams", bins=np.arange(0, 25, 1.0)
+    )
+    figures["density"] = _histogram(
+        stats.density, "response density", "response chunks per stream minute", "streams"
+    )
+    figures["wer"] = _histogram(
+        stats.wer,
+        "TTS round trip of speech events",
+        "word error rate",
+        "speech events",
+        bins=np.linspace(0, max([0.2, *stats.wer]), 21),
+    )
+    figures["identity"] = _histogram(
+        stats.identity,
+        "identity score of grounded sounds",
+        "query-caption similarity",
+        "retrieved or generated sounds (class-mode grounding)",
+        bins=np.linspace(0, 1, 21),
+    )
+    figures["drops"] = _bars(drop_counts(manifest), "drops and quarantine by reason")
+    return figures
+
+
+def _small(title: str) -> tuple[Figure, Axes]:
+    fig = Figure(figsize=(6, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_title(title, fontsize=10)
+    return fig, ax
+
+
+def _empty(ax: Axes, what: str) -> None:
+    ax.text(
+        0.5,
+        0.5,
+        f"no {what} in this corpus",
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        style="italic",
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _histogram(
+    values: list[float] | dict[str, list[float]],
+    title: str,
+    xlabel: str,
+    empty: str,
+    bins: Any = 20,
+) -> Figure:
+    fig, ax = _small(title)
+    groups = values if isinstance(values, dict) else {"": values}
+    groups = {name: data for name, data in sorted(groups.items()) if data}
+    if not groups:
+        _empty(ax, empty)
+        return fig
+    ax.hist(
+        list(groups.values()),
+        bins=bins,
+        stacked=True,
+        label=list(groups),
+        edgecolor="white",
+        linewidth=0.5,
+    )
+    if len(groups) > 1 or next(iter(groups)):
+        ax.legend(fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("count")
+    return fig
+
+
+def _streams_by_subtask(manifest: dict[str, Any]) -> Figure:
+    rows = subtask_rows(manifest)
+    fig, ax = _small("streams by ability / subtask")
+    abilities = sorted({row.ability for row in rows})
+    colours = {name: f"C{i}" for i, name in enumerate(abilities)}
+    bars = ax.barh(
+        [row.subtask for row in rows],
+        [row.streams for row in rows],
+        color=[colours[row.ability] for row in rows],
+    )
+    ax.bar_label(bars, fontsize=8, padding=2)
+    ax.invert_yaxis()
+    ax.set_xlabel("streams")
+    ax.legend(
+        handles=[bars[[r.ability for r in rows].index(a)] for a in abilities],
+        labels=abilities,
+        fontsize=7,
+        loc="lower right",
+    )
+    return fig
+
+
+def _bars(counts: dict[str, int], title: str) -> Figure:
+    fig, ax = _small(title)
+    if not counts:
+        _empty(ax, "drops")
+        return fig
+    bars = ax.barh(list(counts), list(counts.values()), color="tab:purple")
+    ax.bar_label(bars, fontsize=8, padding=2)
+    ax.invert_yaxis()
+    ax.set_xlabel("count")
+    return fig
