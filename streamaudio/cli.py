@@ -163,17 +163,23 @@ def regen(
     for shard in report.shards:
         target = shard.target
         what = "replaced" if shard.changed else "unchanged (same bytes)"
-        console.print(f"{target.path.relative_to(corpus).as_posix()}: {shard.streams} streams, "
+        console.print(f"{target.path.relative_to(corpus).as_posix()}: {shard.streams} stream(s), "
                       f"seed {target.old_seed} -> {target.seed}, {what}", highlight=False)
     for table in summary_tables(report.manifest):
         console.print(table)
 
 
 @app.command()
-def subtasks() -> None:
-    """List the subtasks this version can build."""
-    for item in all_subtasks():
-        console.print(f"[bold]{item.name}[/] ({item.ability}): {item.summary}")
+def subtasks(config: ConfigOption = None, set_: SetOption = None) -> None:
+    """List the 28 subtasks of the taxonomy: built ones and those still planned."""
+    cfg = _config(config, set_)
+    taxonomy = load_taxonomy(cfg.catalog.directory)
+    weights = taxonomy.weights()
+    for ability, spec in taxonomy.abilities.items():
+        console.print(f"[bold]{ability}[/] ({spec.share} % of the paper's corpus)")
+        for name, sub in spec.subtasks.items():
+            share = f"{100 * weights[name]:.1f} %" if name in weights else "planned"
+            console.print(f"  {name} [{share}]: {sub.contains}")
 
 
 @catalog_app.command("ingest")

@@ -35,6 +35,7 @@ class Lane:
 
     event: EventRow
     row: int
+    room_s: float  # until the next event in the same row (or the stream's end)
 
 
 @dataclass(frozen=True)
