@@ -130,6 +130,20 @@ def inspect(
 
 
 @app.command()
+def report(
+    corpus: Annotated[Path, typer.Argument(help="Corpus directory.")],
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+    streams: Annotated[int, typer.Option(help="Streams to show, spread over subtasks.")] = 6,
+) -> None:
+    """A static HTML page: summary table, distributions, and for a few streams the
+    waveform, spectrogram, events, responses and an audio player (one file)."""
+    if not (corpus / MANIFEST_FILE).exists():
+        raise _fail(f"{corpus} has no {MANIFEST_FILE}: not a built corpus")
+    from streamaudio.inspect.report import write_report  # matplotlib loads only here
+
+    console.print(f"Report written to {write_report(corpus, out, streams)}")
+
+@app.command()
 def regen(
     subtask: Annotated[str, typer.Argument(help="Subtask whose shards to rebuild.")],
     corpus: Annotated[Path, typer.Option(help="Corpus directory.")],
@@ -155,17 +169,21 @@ def regen(
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         task = progress.add_task("shards", total=None)
+
+        def staged(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
         try:
-            report = regen_subtask(corpus, subtask, cfg, indices, seed, on_shard=lambda done,
-                                   total: progress.update(task, completed=done, total=total))
+            rebuilt = regen_subtask(corpus, subtask, cfg, indices, seed, on_shard=staged)
         except StageError as error:
             raise _fail(str(error)) from error
-    for shard in report.shards:
+    for shard in rebuilt.shards:
         target = shard.target
         what = "replaced" if shard.changed else "unchanged (same bytes)"
-        console.print(f"{target.path.relative_to(corpus).as_posix()}: {shard.streams} stream(s), "
-                      f"seed {target.old_seed} -> {target.seed}, {what}", highlight=False)
-    for table in summary_tables(report.manifest):
+        where = target.path.relative_to(corpus).as_posix()
+        console.print(f"{where}: {shard.streams} stream(s), seed {target.old_seed} -> "
+                      f"{target.seed}, {what}", highlight=False)
+    for table in summary_tables(rebuilt.manifest):
         console.print(table)
 
 

@@ -27,8 +27,7 @@ from streamaudio.validate import validate_corpus
 
 STAGING_PREFIX = ".regen-"
 _SAVED_ONLY = ("config_hash", "streamaudio_version")  # added to config.yaml by the build
-_SHARD_KEYS = ("ability", "subtask", "config_hash", "corpus_seed", "shard_index",
-               "planned_streams")
+_SHARD_KEYS = ("ability", "subtask", "config_hash", "corpus_seed", "shard_index", "planned_streams")
 
 
 @dataclass(frozen=True)
@@ -73,8 +72,10 @@ def _saved_config(root: Path) -> tuple[dict[str, Any], str]:
 def _load(sections: dict[str, Any], overrides: list[str]) -> Config:
     # load_config refuses the build's extra keys in config.yaml, so the saved sections
     # go in as overrides (YAML values, as `--set` takes them) under the user's
-    as_set = [f"{name}={yaml.safe_dump(value, default_flow_style=True, width=1 << 30)}"
-              for name, value in sections.items()]
+    as_set = [
+        f"{name}={yaml.safe_dump(value, default_flow_style=True, width=1 << 30)}"
+        for name, value in sections.items()
+    ]
     return load_config(None, as_set + overrides)
 
 
@@ -84,13 +85,17 @@ def load_corpus_config(root: Path, overrides: list[str] | None = None) -> Config
     sections, expected = _saved_config(Path(root))
     base = _load(sections, [])
     if base.hash() != expected:
-        raise StageError(f"{root}/{CONFIG_FILE} hashes to {base.hash()}, not its saved "
-                         f"{expected}: this streamaudio version reads it differently; rebuild")
+        raise StageError(
+            f"{root}/{CONFIG_FILE} hashes to {base.hash()}, not its saved "
+            f"{expected}: this streamaudio version reads it differently; rebuild"
+        )
     refused = [text for text in overrides or [] if _load(sections, [text]).hash() != expected]
     if refused:
-        raise StageError(f"--set {', '.join(refused)} would change the config hash: a corpus "
-                         "holds one config; only keys outside the hash (cache.directory, "
-                         "catalog.directory) may be set")
+        raise StageError(
+            f"--set {', '.join(refused)} would change the config hash: a corpus "
+            "holds one config; only keys outside the hash (cache.directory, "
+            "catalog.directory) may be set"
+        )
     cfg = _load(sections, list(overrides or []))
     if cfg.hash() != expected:  # each alone kept the hash; together they must too
         raise StageError(f"--set {', '.join(overrides or [])} changes the config hash")
@@ -100,43 +105,60 @@ def load_corpus_config(root: Path, overrides: list[str] | None = None) -> Config
 def _shard_meta(path: Path, root: Path) -> dict[str, Any]:
     where = path.relative_to(root).as_posix()
     if not shard_is_complete(path):
-        raise StageError(f"{where} is incomplete or unreadable: rebuild it with "
-                         "`streamaudio build` (same --streams and --seed) first")
+        raise StageError(
+            f"{where} is incomplete or unreadable: rebuild it with "
+            "`streamaudio build` (same --streams and --seed) first"
+        )
     meta = read_shard_meta(path)
     missing = [key for key in _SHARD_KEYS if key not in meta]
     if missing:
-        raise StageError(f"{where} has no {missing} in its metadata (an older build): "
-                         "rebuild the corpus")
+        raise StageError(
+            f"{where} has no {missing} in its metadata (an older build): rebuild the corpus"
+        )
     return meta
 
 
-def regen_targets(root: Path, subtask: Subtask, cfg: Config, shard_indices: list[int] | None,
-                  seed: int | None) -> list[ShardTarget]:
+def regen_targets(
+    root: Path, subtask: Subtask, cfg: Config, shard_indices: list[int] | None, seed: int | None
+) -> list[ShardTarget]:
     """The subtask's shards on disk (or the named ones), with each shard's own stream
     range and seed read from its metadata; `seed` replaces the seed if given."""
     root = Path(root)
     folder = shard_path(root, subtask.ability, subtask.name, 0).parent
     existing = sorted(folder.glob("shard-[0-9]*.parquet"))
     if not existing:
-        raise StageError(f"{root} holds no shards of {subtask.name!r} "
-                         f"(looked in {folder.relative_to(root).as_posix()}/)")
+        raise StageError(
+            f"{root} holds no shards of {subtask.name!r} "
+            f"(looked in {folder.relative_to(root).as_posix()}/)"
+        )
     on_disk = {int(path.stem.split("-")[1]): path for path in existing}
     chosen = sorted(set(shard_indices)) if shard_indices else sorted(on_disk)
     absent = [index for index in chosen if index not in on_disk]
     if absent:
-        raise StageError(f"{subtask.name} has no shard {absent} in {root} "
-                         f"(present: {', '.join(map(str, sorted(on_disk)))})")
+        raise StageError(
+            f"{subtask.name} has no shard {absent} in {root} "
+            f"(present: {', '.join(map(str, sorted(on_disk)))})"
+        )
     per_shard = cfg.shards.streams_per_shard
     targets = []
     for index in chosen:
         meta = _shard_meta(on_disk[index], root)
         if meta["config_hash"] != cfg.hash() or meta["shard_index"] != index:
-            raise StageError(f"{on_disk[index].relative_to(root).as_posix()}: metadata says "
-                             f"shard {meta['shard_index']} of config {meta['config_hash']}, "
-                             f"expected shard {index} of {cfg.hash()}")
-        targets.append(ShardTarget(index, on_disk[index], meta["corpus_seed"],
-                                   meta["corpus_seed"] if seed is None else seed,
-                                   index * per_shard, meta["planned_streams"]))
+            raise StageError(
+                f"{on_disk[index].relative_to(root).as_posix()}: metadata says "
+                f"shard {meta['shard_index']} of config {meta['config_hash']}, "
+                f"expected shard {index} of {cfg.hash()}"
+            )
+        targets.append(
+            ShardTarget(
+                index,
+                on_disk[index],
+                meta["corpus_seed"],
+                meta["corpus_seed"] if seed is None else seed,
+                index * per_shard,
+                meta["planned_streams"],
+            )
+        )
     return targets
 
 
@@ -185,35 +207,52 @@ def remove_stale_staging(root: Path) -> list[Path]:
         os.close(fd)
 
 
-def _staged_failures(staging: Path, subtask: Subtask, target: ShardTarget, cfg: Config
-                     ) -> list[str]:
+def _staged_failures(
+    staging: Path, subtask: Subtask, target: ShardTarget, cfg: Config
+) -> list[str]:
     path = shard_path(staging, subtask.ability, subtask.name, target.shard_index)
     if not shard_is_complete(path):
         return [f"{path.name}: staged shard is incomplete"]
     meta = read_shard_meta(path)
-    expected = {"ability": subtask.ability, "subtask": subtask.name, "config_hash": cfg.hash(),
-                "corpus_seed": target.seed, "shard_index": target.shard_index,
-                "planned_streams": target.planned_streams}
-    reasons = [f"{path.name}: metadata {key}={meta.get(key)!r}, expected {value!r}"
-               for key, value in expected.items() if meta.get(key) != value]
-    allowed = {stream_id(subtask.name, target.seed, index)
-               for index in range(target.first_stream, target.total_streams)}
+    expected = {
+        "ability": subtask.ability,
+        "subtask": subtask.name,
+        "config_hash": cfg.hash(),
+        "corpus_seed": target.seed,
+        "shard_index": target.shard_index,
+        "planned_streams": target.planned_streams,
+    }
+    reasons = [
+        f"{path.name}: metadata {key}={meta.get(key)!r}, expected {value!r}"
+        for key, value in expected.items()
+        if meta.get(key) != value
+    ]
+    allowed = {
+        stream_id(subtask.name, target.seed, index)
+        for index in range(target.first_stream, target.total_streams)
+    }
     ids = read_rows(path, ["stream_id"]).column("stream_id").to_pylist()
     reasons += [f"{path.name}: unexpected stream {sid}" for sid in ids if sid not in allowed]
     return reasons
 
 
-def _stage(root: Path, staging: Path, subtask: Subtask, targets: list[ShardTarget],
-           builder: CorpusBuilder, on_shard: Callable[[int, int], None] | None
-           ) -> list[RegenShard]:
+def _stage(
+    root: Path,
+    staging: Path,
+    subtask: Subtask,
+    targets: list[ShardTarget],
+    builder: CorpusBuilder,
+    on_shard: Callable[[int, int], None] | None,
+) -> list[RegenShard]:
     """Build every target into `staging` and validate it; raise on the first problem."""
     staging.mkdir()
     shutil.copyfile(root / CONFIG_FILE, staging / CONFIG_FILE)  # validate_corpus reads it
     builder.setup()
     built = []
     for done, target in enumerate(targets, 1):
-        outcome = builder.build_shard(staging, subtask, target.shard_index,
-                                      target.total_streams, target.seed)
+        outcome = builder.build_shard(
+            staging, subtask, target.shard_index, target.total_streams, target.seed
+        )
         reasons = _staged_failures(staging, subtask, target, builder.cfg)
         if reasons:
             raise StageError("regenerated shard does not validate: " + "; ".join(reasons))
@@ -266,9 +305,11 @@ def regen_subtask(
     root = Path(root)
     _, expected = _saved_config(root)
     if cfg.hash() != expected:
-        raise StageError(f"{root} was built with config {expected}, this config is "
-                         f"{cfg.hash()}: regen uses the corpus's own config "
-                         "(load_corpus_config)")
+        raise StageError(
+            f"{root} was built with config {expected}, this config is "
+            f"{cfg.hash()}: regen uses the corpus's own config "
+            "(load_corpus_config)"
+        )
     try:
         subtask = get_subtask(subtask_name)
     except KeyError as error:

@@ -38,8 +38,14 @@ def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def cfg(world: Path, tmp_path: Path) -> Config:
-    return load_config(overrides=[f"catalog.directory={world}", "shards.streams_per_shard=2",
-                                  "retrieval.mode=class", f"cache.directory={tmp_path / 'cache'}"])
+    return load_config(
+        overrides=[
+            f"catalog.directory={world}",
+            "shards.streams_per_shard=2",
+            "retrieval.mode=class",
+            f"cache.directory={tmp_path / 'cache'}",
+        ]
+    )
 
 
 @pytest.fixture
@@ -51,8 +57,11 @@ def corpus(tmp_path: Path, cfg: Config) -> Path:
 
 
 def _hashes(root: Path) -> dict[str, str]:
-    return {path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(root.rglob("*")) if path.is_file()}
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
 
 
 def _changed(before: dict[str, str], after: dict[str, str]) -> set[str]:
@@ -64,7 +73,9 @@ def test_same_seed_rebuilds_the_same_bytes(corpus: Path, cfg: Config) -> None:
     before = _hashes(corpus)
     report = regen_subtask(corpus, "hazard_alert", cfg)
     assert [(s.target.shard_index, s.streams, s.changed) for s in report.shards] == [
-        (0, 2, False), (1, 1, False)]
+        (0, 2, False),
+        (1, 1, False),
+    ]
     assert _hashes(corpus) == before  # every shard, manifest, card, config, quarantine
 
 
@@ -85,8 +96,10 @@ def test_new_seed_changes_only_that_subtask(corpus: Path, cfg: Config) -> None:
     assert manifest["totals"]["streams"] == 6
     seconds = sum(s.num_samples for s in iter_streams(corpus)) / 16_000
     assert manifest["totals"]["seconds"] == pytest.approx(seconds)
-    assert f"**6 streams, {manifest['totals']['hours']:.3f} hours" in (
-        corpus / "README.md").read_text()
+    assert (
+        f"**6 streams, {manifest['totals']['hours']:.3f} hours"
+        in (corpus / "README.md").read_text()
+    )
     assert validate_corpus(corpus) == (6, [])
     regen_subtask(corpus, "hazard_alert", cfg, seed=0)  # the old seed gives the old bytes
     assert _hashes(corpus) == before
@@ -96,7 +109,8 @@ def test_named_shards_only(corpus: Path, cfg: Config) -> None:
     before = _hashes(corpus)
     report = regen_subtask(corpus, "hazard_alert", cfg, shard_indices=[1], seed=5)
     assert [(s.target.shard_index, s.target.old_seed, s.target.seed) for s in report.shards] == [
-        (1, 0, 5)]
+        (1, 0, 5)
+    ]
     changed = _changed(before, _hashes(corpus))
     assert changed - {"manifest.json", "README.md"} == {f"{HAZARD}/shard-00001.parquet"}
     ids = [s.stream_id for s in iter_streams(corpus, subtask="hazard_alert")]
@@ -106,7 +120,8 @@ def test_named_shards_only(corpus: Path, cfg: Config) -> None:
 
 @pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
 def test_a_failure_midway_leaves_the_corpus_untouched(
-        corpus: Path, cfg: Config, monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
+    corpus: Path, cfg: Config, monkeypatch: pytest.MonkeyPatch, error: BaseException
+) -> None:
     before = _hashes(corpus)
     real = CorpusBuilder.build_shard
     calls: list[int] = []
@@ -126,7 +141,8 @@ def test_a_failure_midway_leaves_the_corpus_untouched(
 
 
 def test_a_staged_shard_that_does_not_validate_is_not_committed(
-        corpus: Path, cfg: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus: Path, cfg: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = _hashes(corpus)
     real = CorpusBuilder.build_shard
 
@@ -141,13 +157,12 @@ def test_a_staged_shard_that_does_not_validate_is_not_committed(
         return outcome
 
     monkeypatch.setattr(CorpusBuilder, "build_shard", wrong_labels)
-    with pytest.raises(StageError, match="do not validate.*labels differ"):
+    with pytest.raises(StageError, match=r"do not validate.*labels differ"):
         regen_subtask(corpus, "hazard_alert", cfg, seed=9)
     assert _hashes(corpus) == before
 
 
-def test_stale_staging_is_removed_unless_a_regen_holds_the_lock(
-        corpus: Path, cfg: Config) -> None:
+def test_stale_staging_is_removed_unless_a_regen_holds_the_lock(corpus: Path, cfg: Config) -> None:
     stale = corpus / f"{STAGING_PREFIX}424242"
     (stale / "proactive_response").mkdir(parents=True)
     with corpus_lock(corpus):
@@ -162,7 +177,8 @@ def test_stale_staging_is_removed_unless_a_regen_holds_the_lock(
 
 
 def test_the_corpus_config_is_reused_and_hash_changes_refused(
-        corpus: Path, cfg: Config, tmp_path: Path) -> None:
+    corpus: Path, cfg: Config, tmp_path: Path
+) -> None:
     local = [f"cache.directory={tmp_path / 'elsewhere'}", f"catalog.directory={tmp_path}"]
     loaded = load_corpus_config(corpus, local)
     assert loaded.hash() == cfg.hash() and loaded.cache.directory == tmp_path / "elsewhere"
@@ -175,8 +191,9 @@ def test_the_corpus_config_is_reused_and_hash_changes_refused(
 
 
 def test_cli_regen(corpus: Path) -> None:
-    result = runner.invoke(app, ["regen", "hazard_alert", "--corpus", str(corpus),
-                                 "--shards", "1", "--seed", "5"])
+    result = runner.invoke(
+        app, ["regen", "hazard_alert", "--corpus", str(corpus), "--shards", "1", "--seed", "5"]
+    )
     assert result.exit_code == 0, result.output
     assert f"{HAZARD}/shard-00001.parquet: 1 stream(s), seed 0 -> 5, replaced" in result.output
     assert "shard-00000" not in result.output and "Per subtask" in result.output
@@ -186,13 +203,16 @@ def test_cli_regen(corpus: Path) -> None:
     assert runner.invoke(app, ["validate", str(corpus)]).exit_code == 0
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    (["nope"], 1, "unknown subtask 'nope'"),
-    (["sound_event_qa"], 1, "holds no shards of 'sound_event_qa'"),
-    (["hazard_alert", "--shards", "1,7"], 1, "hazard_alert has no shard [7]"),
-    (["hazard_alert", "--shards", "x"], 1, "--shards takes shard indices"),
-    (["hazard_alert", "--set", "retrieval.mode=embedding"], 2, "would change the config hash"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["nope"], 1, "unknown subtask 'nope'"),
+        (["sound_event_qa"], 1, "holds no shards of 'sound_event_qa'"),
+        (["hazard_alert", "--shards", "1,7"], 1, "hazard_alert has no shard [7]"),
+        (["hazard_alert", "--shards", "x"], 1, "--shards takes shard indices"),
+        (["hazard_alert", "--set", "retrieval.mode=embedding"], 2, "would change the config hash"),
+    ],
+)
 def test_cli_regen_errors(corpus: Path, args: list[str], code: int, message: str) -> None:
     before = _hashes(corpus)
     result = runner.invoke(app, ["regen", *args, "--corpus", str(corpus)])

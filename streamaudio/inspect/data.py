@@ -116,13 +116,20 @@ def identity_scores(record: StreamRecord) -> list[tuple[str, float]]:
 def event_lanes(record: StreamRecord) -> list[Lane]:
     """Greedy interval packing per role: an event takes the first row whose last
     event has ended."""
+    end = stream_seconds(record)
     lanes: list[Lane] = []
     for role in ROLES:
-        row_ends: list[float] = []
+        rows: list[list[EventRow]] = []
         for event in sorted((e for e in record.events if e.role == role), key=lambda e: e.onset_s):
-            row = next((i for i, end in enumerate(row_ends) if end <= event.onset_s), len(row_ends))
-            row_ends[row : row + 1] = [event.offset_s]
-            lanes.append(Lane(event, row))
+            row = next((r for r in rows if r[-1].offset_s <= event.onset_s), None)
+            if row is None:
+                rows.append(row := [])
+            row.append(event)
+        for index, row in enumerate(rows):
+            starts = [event.onset_s for event in row[1:]] + [end]
+            lanes += [
+                Lane(e, index, start - e.onset_s) for e, start in zip(row, starts, strict=True)
+            ]
     return lanes
 
 

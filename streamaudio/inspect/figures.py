@@ -11,10 +11,13 @@ import numpy as np
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from PIL import Image
 
 from streamaudio.inspect.data import (
     ROLES,
     CorpusStats,
+    Lane,
     corpus_stats,
     drop_counts,
     event_lanes,
@@ -28,8 +31,8 @@ from streamaudio.shards.reader import StreamRecord
 
 ROLE_COLOURS = {"foreground": "tab:red", "background": "tab:blue", "ambient": "tab:gray"}
 RESPONSE_COLOUR = "gold"
-RESPONSE_GID = "response"  # gid of the shaded response chunks (tests count them)
-CHARS_PER_INCH = 15  # 7 pt captions
+RESPONSE_GID = "response"  # gid of the shaded response chunks on the waveform
+CHARS_PER_S_INCH = 13.0  # 7 pt caption characters per inch of axis
 ENVELOPE = 32  # samples per min/max point of the drawn waveform
 # responses may be Chinese: matplotlib falls back glyph by glyph along this list;
 # only installed families are named, since a missing one logs a warning per text
@@ -39,35 +42,37 @@ TEXT_FONTS = ["DejaVu Sans", *(name for name in CJK_FONTS if name in _INSTALLED)
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
+    """PNG on a 256-colour palette: spectrogram noise makes a full-colour PNG about
+    three times larger for no visible gain (Pillow comes with matplotlib)."""
+    rendered, quantised = io.BytesIO(), io.BytesIO()
+    fig.savefig(rendered, format="png", dpi=dpi)
+    Image.open(rendered).convert("RGB").quantize(256).save(quantised, "PNG", optimize=True)
+    return quantised.getvalue()
 
 
 def stream_figure(record: StreamRecord) -> Figure:
-    """Responses, waveform, spectrogram and events on one time axis, with the
-    400 ms chunk grid and the response chunks shaded."""
+    """Responses, waveform, spectrogram and events on one time axis (axes labelled
+    so), with the 400 ms chunk grid and the response chunks shaded."""
     lanes = event_lanes(record)
     rows = {
-        role: 1 + max((lane.row for lane in lanes if lane.event.role == role), default=0)
-        for role in ROLES
+        r: 1 + max([lane.row for lane in lanes if lane.event.role == r], default=0) for r in ROLES
     }
-    fig = Figure(figsize=(14, 7.5 + 0.2 * sum(rows.values())), layout="constrained")
-    grid = fig.add_gridspec(4, 1, height_ratios=[1.2, 1.4, 2.2, 0.5 + 0.3 * sum(rows.values())])
+    height = 0.5 + 0.3 * sum(rows.values())
+    fig = Figure(figsize=(14, 6.5 + height), layout="constrained")
+    grid = fig.add_gridspec(4, 1, height_ratios=[1.2, 1.4, 2.2, height])
     text_ax = fig.add_subplot(grid[0], label="responses")
-    wave_ax = fig.add_subplot(grid[1], label="waveform", sharex=text_ax)
-    spec_ax = fig.add_subplot(grid[2], label="spectrogram", sharex=text_ax)
-    event_ax = fig.add_subplot(grid[3], label="events", sharex=text_ax)
+    wave_ax, spec_ax, event_ax = (
+        fig.add_subplot(grid[i], label=name, sharex=text_ax)
+        for i, name in enumerate(("waveform", "spectrogram", "events"), 1)
+    )
     seconds = stream_seconds(record)
     title = f"{record.stream_id}  ·  {record.subtask}  ·  {record.setting}  ·  {seconds:.1f} s"
     if record.instruction:
         title += f"\ninstruction: {short(record.instruction, 120)}"
     fig.suptitle(title, fontsize=11, family=TEXT_FONTS)
-
     _responses(text_ax, record)
     _waveform(wave_ax, record)
-    db, extent = log_spectrogram(record.audio, record.sample_rate)
-    t0, t1, f0, f1 = extent
+    db, (t0, t1, f0, f1) = log_spectrogram(record.audio, record.sample_rate)
     image = spec_ax.imshow(
         db,
         origin="lower",
@@ -78,13 +83,11 @@ def stream_figure(record: StreamRecord) -> Figure:
     )
     fig.colorbar(image, ax=spec_ax, label="dB", pad=0.005, aspect=15)
     spec_ax.set_ylabel("kHz")
-    _events(event_ax, lanes, rows, seconds, fig.get_figwidth())
-    event_ax.set_xlabel("time (s)")
-
-    chunk_s = record.chunk_ms / 1000
+    _events(event_ax, lanes, rows, CHARS_PER_S_INCH * fig.get_figwidth() * 0.85 / seconds)
+    chunk_edges = np.arange(record.num_chunks + 1) * record.chunk_ms / 1000
     for ax in (wave_ax, spec_ax, event_ax):
         ax.vlines(
-            np.arange(record.num_chunks + 1) * chunk_s,
+            chunk_edges,
             0,
             1,
             transform=ax.get_xaxis_transform(),
@@ -110,7 +113,6 @@ def stream_figure(record: StreamRecord) -> Figure:
 
 def _responses(ax: Axes, record: StreamRecord) -> None:
     ax.set_axis_off()
-    ax.set_ylim(0, 1)
     chunks = response_chunks(record)
     for chunk in chunks:
         label = short(chunk.response, 48)
@@ -132,26 +134,22 @@ def _responses(ax: Axes, record: StreamRecord) -> None:
 
 
 def _waveform(ax: Axes, record: StreamRecord) -> None:
-    usable = record.audio[: record.audio.size // ENVELOPE * ENVELOPE].reshape(-1, ENVELOPE)
-    times = (np.arange(usable.shape[0]) + 0.5) * ENVELOPE / record.sample_rate
-    ax.fill_between(times, usable.min(axis=1), usable.max(axis=1), color="tab:blue", linewidth=0)
+    # a min/max envelope: every peak stays visible at a fraction of the points
+    blocks = record.audio[: record.audio.size // ENVELOPE * ENVELOPE].reshape(-1, ENVELOPE)
+    times = (np.arange(blocks.shape[0]) + 0.5) * ENVELOPE / record.sample_rate
+    ax.fill_between(times, blocks.min(axis=1), blocks.max(axis=1), color="tab:blue", lw=0)
     peak = max(float(np.abs(record.audio).max()), 1e-3)
     ax.set_ylim(-1.05 * peak, 1.05 * peak)
     ax.set_ylabel("amplitude")
     ax.tick_params(labelbottom=False)
 
 
-def _events(
-    ax: Axes, lanes: list[Any], rows: dict[str, int], seconds: float, width_in: float
-) -> None:
-    chars_per_s = CHARS_PER_INCH * width_in * 0.85 / seconds
-    base, ticks = 0, []
+def _events(ax: Axes, lanes: list[Lane], rows: dict[str, int], chars_per_s: float) -> None:
+    base, ticks = 0, {}
     for role in reversed(ROLES):  # foreground on top
-        ticks.append((base + rows[role] / 2 - 0.5, role))
-        in_role = [lane for lane in lanes if lane.event.role == role]
-        for lane in in_role:
-            event = lane.event
-            y = base + lane.row
+        ticks[role] = base + rows[role] / 2 - 0.5
+        for lane in (lane for lane in lanes if lane.event.role == role):
+            event, y = lane.event, base + rows[role] - 1 - lane.row  # row 0 on top
             ax.barh(
                 y,
                 event.offset_s - event.onset_s,
@@ -162,59 +160,49 @@ def _events(
                 edgecolor=ROLE_COLOURS[role],
                 hatch="///" if event.kind == "speech" else None,
             )
-            room = (
-                min(
-                    [
-                        other.event.onset_s
-                        for other in in_role
-                        if other.row == lane.row and other.event.onset_s > event.onset_s
-                    ]
-                    + [seconds]
-                )
-                - event.onset_s
-            )
-            ax.text(
-                event.onset_s + 0.05,
-                y,
-                short(event.caption, max(6, int(room * chars_per_s))),
-                fontsize=7,
-                va="center",
-                clip_on=True,
-            )
+            caption = short(event.caption, max(6, int(lane.room_s * chars_per_s)))
+            ax.text(event.onset_s + 0.05, y, caption, fontsize=7, va="center", clip_on=True)
         base += rows[role]
     ax.set_ylim(-0.6, base - 0.4)
-    ax.set_yticks([y for y, _ in ticks], [role for _, role in ticks], fontsize=8)
+    ax.set_yticks(list(ticks.values()), list(ticks), fontsize=8)
+    ax.set_xlabel("time (s)")
 
 
 def summary_figures(
     manifest: dict[str, Any], records: Iterable[StreamRecord] | CorpusStats
 ) -> dict[str, Figure]:
-    """One small figure per view, keyed by name, in display order."""
+    """One small figure per view, keyed by name, in display order. Pass the
+    CorpusStats of a scan to avoid reading the shards again."""
     stats = records if isinstance(records, CorpusStats) else corpus_stats(records)
-    figures: dict[str, Figure] = {}
-    figures["streams"] = _streams_by_subtask(manifest)
-    figures["length"] = _histogram(
-        stats.seconds, "stream length", "seconds", "streams", bins=np.arange(0, 25, 1.0)
-    )
-    figures["density"] = _histogram(
-        stats.density, "response density", "response chunks per stream minute", "streams"
-    )
-    figures["wer"] = _histogram(
-        stats.wer,
-        "TTS round trip of speech events",
-        "word error rate",
-        "speech events",
-        bins=np.linspace(0, max([0.2, *stats.wer]), 21),
-    )
-    figures["identity"] = _histogram(
-        stats.identity,
-        "identity score of grounded sounds",
-        "query-caption similarity",
-        "retrieved or generated sounds (class-mode grounding)",
-        bins=np.linspace(0, 1, 21),
-    )
-    figures["drops"] = _bars(drop_counts(manifest), "drops and quarantine by reason")
-    return figures
+    wer_bins = np.linspace(0, max([0.2, *stats.wer]), 21)
+    return {
+        "streams": _streams_by_subtask(manifest),
+        "length": _histogram(
+            {"": stats.seconds}, "stream length", "seconds", "streams", np.arange(0, 25, 1.0)
+        ),
+        "density": _histogram(
+            {"": stats.density},
+            "response density",
+            "response chunks per stream minute",
+            "streams",
+            20,
+        ),
+        "wer": _histogram(
+            {"": stats.wer},
+            "TTS round trip of speech events",
+            "word error rate",
+            "speech events",
+            wer_bins,
+        ),
+        "identity": _histogram(
+            stats.identity,
+            "identity of grounded sounds",
+            "query-caption similarity",
+            "retrieval scores (class-mode grounding)",
+            np.linspace(0, 1, 21),
+        ),
+        "drops": _bars(drop_counts(manifest), "drops and quarantine by reason"),
+    }
 
 
 def _small(title: str) -> tuple[Figure, Axes]:
@@ -239,15 +227,11 @@ def _empty(ax: Axes, what: str) -> None:
 
 
 def _histogram(
-    values: list[float] | dict[str, list[float]],
-    title: str,
-    xlabel: str,
-    empty: str,
-    bins: Any = 20,
+    groups: dict[str, list[float]], title: str, xlabel: str, empty: str, bins: Any
 ) -> Figure:
+    """Stacked by group; a single unnamed group gets no legend."""
     fig, ax = _small(title)
-    groups = values if isinstance(values, dict) else {"": values}
-    groups = {name: data for name, data in sorted(groups.items()) if data}
+    groups = {name: values for name, values in sorted(groups.items()) if values}
     if not groups:
         _empty(ax, empty)
         return fig
@@ -259,31 +243,34 @@ def _histogram(
         edgecolor="white",
         linewidth=0.5,
     )
-    if len(groups) > 1 or next(iter(groups)):
+    if any(groups):
         ax.legend(fontsize=8)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("count")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 
 def _streams_by_subtask(manifest: dict[str, Any]) -> Figure:
-    rows = subtask_rows(manifest)
     fig, ax = _small("streams by ability / subtask")
-    abilities = sorted({row.ability for row in rows})
-    colours = {name: f"C{i}" for i, name in enumerate(abilities)}
+    rows = subtask_rows(manifest)
+    abilities = list(dict.fromkeys(row.ability for row in rows))
     bars = ax.barh(
         [row.subtask for row in rows],
         [row.streams for row in rows],
-        color=[colours[row.ability] for row in rows],
+        color=[f"C{abilities.index(row.ability)}" for row in rows],
     )
     ax.bar_label(bars, fontsize=8, padding=2)
     ax.invert_yaxis()
     ax.set_xlabel("streams")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    first = [[row.ability for row in rows].index(ability) for ability in abilities]
     ax.legend(
-        handles=[bars[[r.ability for r in rows].index(a)] for a in abilities],
-        labels=abilities,
+        [bars[i] for i in first],
+        abilities,
         fontsize=7,
-        loc="lower right",
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
     )
     return fig
 
@@ -293,8 +280,10 @@ def _bars(counts: dict[str, int], title: str) -> Figure:
     if not counts:
         _empty(ax, "drops")
         return fig
-    bars = ax.barh(list(counts), list(counts.values()), color="tab:purple")
+    bars = ax.barh(list(counts), list(counts.values()), height=0.6, color="tab:purple")
     ax.bar_label(bars, fontsize=8, padding=2)
     ax.invert_yaxis()
     ax.set_xlabel("count")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.margins(y=0.5 / len(counts))
     return fig

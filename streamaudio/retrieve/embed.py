@@ -80,7 +80,9 @@ class MiniLmEmbedder:
             if key not in _MINILM:
                 _offline_torch()
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
 
+                transformers_logging.disable_progress_bar()  # no bars in build output
                 _MINILM[key] = SentenceTransformer(key, device="cpu")
             return _MINILM[key]
 
