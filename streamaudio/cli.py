@@ -19,15 +19,18 @@ from streamaudio.taxonomy import load_taxonomy, mixture_counts
 from streamaudio.views import stream_table, summary_tables
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
-catalog_app = typer.Typer(help="Clip catalogs: ingest a folder of your own recordings.",
-                          no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="Clip catalogs: ingest a folder of your own recordings.", no_args_is_help=True
+)
 app.add_typer(catalog_app, name="catalog")
 console = Console()
 errors = Console(stderr=True)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML config file.")]
-SetOption = Annotated[list[str] | None, typer.Option(
-    "--set", help="Override one config key, e.g. --set compose.gap_s=[1.0,2.0]")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override one config key, e.g. --set compose.gap_s=[1.0,2.0]"),
+]
 
 
 def _config(path: Path | None, overrides: list[str] | None) -> Config:
@@ -55,11 +58,17 @@ def _subtasks(names: list[str]) -> list[Subtask]:
 @app.command()
 def build(
     out: Annotated[Path, typer.Option(help="Corpus directory.")],
-    subtask: Annotated[list[str] | None, typer.Option(
-        help="Subtask to build (repeat for several); none for the paper's mixture.")] = None,
-    streams: Annotated[int, typer.Option(
-        help="Streams per named subtask; without --subtask, the total split by the mixture "
-             "(the paper's ability shares over the built subtasks).")] = 16,
+    subtask: Annotated[
+        list[str] | None,
+        typer.Option(help="Subtask to build (repeat for several); none for the paper's mixture."),
+    ] = None,
+    streams: Annotated[
+        int,
+        typer.Option(
+            help="Streams per named subtask; without --subtask, the total split by the mixture "
+            "(the paper's ability shares over the built subtasks)."
+        ),
+    ] = 16,
     seed: Annotated[int, typer.Option(help="Corpus seed.")] = 0,
     config: ConfigOption = None,
     set_: SetOption = None,
@@ -74,12 +83,19 @@ def build(
         counts = mixture_counts(streams, {s.name: weights[s.name] for s in chosen})
         console.print("mixture: " + ", ".join(f"{n} {c}" for n, c in counts.items()))
     jobs = len(shard_jobs(chosen, counts, seed, cfg))
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("shards", total=jobs)
         try:
-            report = build_corpus(out, chosen, counts, seed, cfg,
-                                  on_shard=lambda _: progress.advance(task))
+            report = build_corpus(
+                out, chosen, counts, seed, cfg, on_shard=lambda _: progress.advance(task)
+            )
         except StageError as error:
             raise _fail(str(error)) from error
     for table in summary_tables(report.manifest):
@@ -99,8 +115,10 @@ def validate(corpus: Annotated[Path, typer.Argument(help="Corpus directory.")]) 
         console.print(str(failure), markup=False, highlight=False)
     if failures:
         rows = {(f.where, f.stream_id) for f in failures}
-        errors.print(f"[red]{len(failures)} failure(s) in {len(rows)} row(s)/shard(s)[/] "
-                     f"of {checked} rows checked")
+        errors.print(
+            f"[red]{len(failures)} failure(s) in {len(rows)} row(s)/shard(s)[/] "
+            f"of {checked} rows checked"
+        )
         raise typer.Exit(1)
     console.print(f"OK: {checked} rows valid")
 
@@ -143,14 +161,18 @@ def report(
 
     console.print(f"Report written to {write_report(corpus, out, streams)}")
 
+
 @app.command()
 def regen(
     subtask: Annotated[str, typer.Argument(help="Subtask whose shards to rebuild.")],
     corpus: Annotated[Path, typer.Option(help="Corpus directory.")],
-    shards: Annotated[str | None, typer.Option(
-        help="Only these shard indices, comma-separated, e.g. 3,7.")] = None,
-    seed: Annotated[int | None, typer.Option(
-        help="New corpus seed for these shards (default: each shard's own).")] = None,
+    shards: Annotated[
+        str | None, typer.Option(help="Only these shard indices, comma-separated, e.g. 3,7.")
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="New corpus seed for these shards (default: each shard's own)."),
+    ] = None,
     set_: SetOption = None,
 ) -> None:
     """Rebuild one subtask's shards with the corpus's own config, atomically: every
@@ -166,8 +188,14 @@ def regen(
     except (StageError, ValueError, OSError) as error:
         errors.print(f"[red]config error:[/] {error}")
         raise typer.Exit(2) from error
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("shards", total=None)
 
         def staged(done: int, total: int) -> None:
@@ -181,8 +209,10 @@ def regen(
         target = shard.target
         what = "replaced" if shard.changed else "unchanged (same bytes)"
         where = target.path.relative_to(corpus).as_posix()
-        console.print(f"{where}: {shard.streams} stream(s), seed {target.old_seed} -> "
-                      f"{target.seed}, {what}", highlight=False)
+        console.print(
+            f"{where}: {shard.streams} stream(s), seed {target.old_seed} -> {target.seed}, {what}",
+            highlight=False,
+        )
     for table in summary_tables(rebuilt.manifest):
         console.print(table)
 
@@ -203,12 +233,17 @@ def subtasks(config: ConfigOption = None, set_: SetOption = None) -> None:
 @catalog_app.command("ingest")
 def catalog_ingest(
     directory: Annotated[Path, typer.Argument(help="Folder of your recordings.")],
-    metadata: Annotated[Path, typer.Option(help="CSV (ESC-50 style or path,sound_class,...) "
-                                                "or JSONL describing the files.")],
+    metadata: Annotated[
+        Path,
+        typer.Option(
+            help="CSV (ESC-50 style or path,sound_class,...) or JSONL describing the files."
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="Catalog JSONL to write.")],
     name: Annotated[str, typer.Option(help="Catalog name, the clip id prefix.")] = "local",
-    license_: Annotated[str, typer.Option("--license", help="Licence for rows without one.")]
-    = "unknown",
+    license_: Annotated[
+        str, typer.Option("--license", help="Licence for rows without one.")
+    ] = "unknown",
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:

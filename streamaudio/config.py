@@ -266,6 +266,9 @@ def load_config(path: Path | None = None, overrides: list[str] | None = None) ->
         if not isinstance(loaded, dict):
             raise ValueError(f"{path}: a config file must hold a mapping")
         tree = loaded
+        # a corpus's saved config.yaml also records these two facts about itself
+        tree.pop("config_hash", None)
+        tree.pop("streamaudio_version", None)
     for text in overrides or []:
         key, value = parse_override(text)
         _set_dotted(tree, key, value)

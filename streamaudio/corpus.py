@@ -102,6 +102,9 @@ def build_corpus(
     if (streams if isinstance(streams, int) else sum(streams.values())) < 1:
         raise StageError("--streams must be at least 1")
     prepare_corpus_dir(root, cfg)
+    from streamaudio.regen import remove_stale_staging  # regen imports this module
+
+    remove_stale_staging(root)  # left by a killed regeneration
     builder = builder or CorpusBuilder(cfg)
     builder.setup()
     report = BuildReport()
