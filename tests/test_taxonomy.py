@@ -31,9 +31,10 @@ def test_weights_follow_ability_shares_over_built_subtasks() -> None:
     taxonomy = load_taxonomy(CATALOGS)
     weights = taxonomy.weights()
     assert sum(weights.values()) == pytest.approx(1.0)
-    # proactive_response has two built subtasks sharing 7.3 %
+    # proactive_response has four built subtasks sharing 7.3 %
     assert weights["hazard_alert"] == pytest.approx(weights["benign_silence"])
-    assert weights["single_turn_chat"] / weights["hazard_alert"] == pytest.approx(23.1 / 3.65)
+    assert weights["hazard_alert"] == pytest.approx(weights["care_response"])
+    assert weights["single_turn_chat"] / weights["hazard_alert"] == pytest.approx(23.1 / 1.825)
 
 
 @given(st.integers(0, 10_000), st.dictionaries(st.sampled_from("abcdefgh"),

@@ -72,6 +72,7 @@ def all_subtasks() -> list[Subtask]:
 def load_builtin_tasks() -> None:
     # importing the modules runs their @register decorators
     from streamaudio.tasks import (  # noqa: F401
+        environment_agent,
         proactive,
         realtime_asr,
         translation,
