@@ -46,6 +46,12 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _shard_progress() -> Progress:
+    """The shard progress bar that `build` and `regen` show while they work."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True)
+
+
 def _subtasks(names: list[str]) -> list[Subtask]:
     if names == ["all"]:
         return all_subtasks()
@@ -83,14 +89,7 @@ def build(
         counts = mixture_counts(streams, {s.name: weights[s.name] for s in chosen})
         console.print("mixture: " + ", ".join(f"{n} {c}" for n, c in counts.items()))
     jobs = len(shard_jobs(chosen, counts, seed, cfg))
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with _shard_progress() as progress:
         task = progress.add_task("shards", total=jobs)
         try:
             report = build_corpus(
@@ -188,14 +187,7 @@ def regen(
     except (StageError, ValueError, OSError) as error:
         errors.print(f"[red]config error:[/] {error}")
         raise typer.Exit(2) from error
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with _shard_progress() as progress:
         task = progress.add_task("shards", total=None)
 
         def staged(done: int, total: int) -> None:

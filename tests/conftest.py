@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import yaml
+from pytest_httpserver import HTTPServer
 
 from streamaudio.config import Config, load_config
 
@@ -22,18 +24,34 @@ CLASSES = {
     "door_knock": {"domain": "daily_living", "label": "a knock at the door"},
     "dog_bark": {"domain": "nature_environment", "label": "a dog barking"},
     "kettle_whistle": {"domain": "equipment", "label": "a kettle whistling"},
-    "glass_break": {"domain": "daily_living", "label": "glass breaking", "hazard": True,
-                    "warning": "I just heard glass breaking. Is everyone all right?",
-                    "emotion": "urgent"},
+    "glass_break": {
+        "domain": "daily_living",
+        "label": "glass breaking",
+        "hazard": True,
+        "warning": "I just heard glass breaking. Is everyone all right?",
+        "emotion": "urgent",
+    },
     "rain": {"domain": "nature_environment", "label": "rain", "ambience": True},
 }
 
-SCENES = {"settings": [
-    {"name": "kitchen", "description": "a kitchen in the morning", "ambience": ["rain"],
-     "benign": ["door_knock", "kettle_whistle", "dog_bark"], "hazards": ["glass_break"]},
-    {"name": "porch", "description": "a porch on a rainy evening", "ambience": ["rain"],
-     "benign": ["door_knock", "dog_bark"], "hazards": []},
-]}
+SCENES = {
+    "settings": [
+        {
+            "name": "kitchen",
+            "description": "a kitchen in the morning",
+            "ambience": ["rain"],
+            "benign": ["door_knock", "kettle_whistle", "dog_bark"],
+            "hazards": ["glass_break"],
+        },
+        {
+            "name": "porch",
+            "description": "a porch on a rainy evening",
+            "ambience": ["rain"],
+            "benign": ["door_knock", "dog_bark"],
+            "hazards": [],
+        },
+    ]
+}
 
 
 def _burst(rng: np.random.Generator, seconds: float, freq: float, pad: float) -> np.ndarray:
@@ -82,36 +100,92 @@ def _jsonl(path: Path, rows: list[dict]) -> None:
 
 def _write_texts(directory: Path) -> None:
     directory.mkdir()
-    _jsonl(directory / "qa_pairs.jsonl", [
-        {"id": "qa-1", "topic": "cooking", "question": "How long should I boil an egg?",
-         "answer": "About nine minutes for a firm yolk.", "emotion": "normal"},
-        {"id": "qa-2", "topic": "weather", "question": "Is it going to rain later today?",
-         "answer": "I can't see a forecast, but bring an umbrella to be safe.",
-         "emotion": "normal"},
-    ])
-    _jsonl(directory / "en_zh_pairs.jsonl", [
-        {"id": "p1", "domain": "travel", "en": "The train leaves at nine.",
-         "zh": "火车九点出发。", "passage": "p-1", "order": 1},
-        {"id": "p2", "domain": "travel", "en": "Please be on time.", "zh": "请准时。",
-         "passage": "p-1", "order": 2},
-        {"id": "s1", "domain": "daily_life", "en": "I like green tea.", "zh": "我喜欢绿茶。"},
-    ])
-    _jsonl(directory / "asr_passages.jsonl", [
-        {"id": "a1", "style": "dictation", "sentences": [
-            "Please buy milk and bread.", "Call the dentist tomorrow.", "Water the plants."]},
-    ])
+    _jsonl(
+        directory / "qa_pairs.jsonl",
+        [
+            {
+                "id": "qa-1",
+                "topic": "cooking",
+                "question": "How long should I boil an egg?",
+                "answer": "About nine minutes for a firm yolk.",
+                "emotion": "normal",
+            },
+            {
+                "id": "qa-2",
+                "topic": "weather",
+                "question": "Is it going to rain later today?",
+                "answer": "I can't see a forecast, but bring an umbrella to be safe.",
+                "emotion": "normal",
+            },
+        ],
+    )
+    _jsonl(
+        directory / "en_zh_pairs.jsonl",
+        [
+            {
+                "id": "p1",
+                "domain": "travel",
+                "en": "The train leaves at nine.",
+                "zh": "火车九点出发。",
+                "passage": "p-1",
+                "order": 1,
+            },
+            {
+                "id": "p2",
+                "domain": "travel",
+                "en": "Please be on time.",
+                "zh": "请准时。",
+                "passage": "p-1",
+                "order": 2,
+            },
+            {"id": "s1", "domain": "daily_life", "en": "I like green tea.", "zh": "我喜欢绿茶。"},
+        ],
+    )
+    _jsonl(
+        directory / "asr_passages.jsonl",
+        [
+            {
+                "id": "a1",
+                "style": "dictation",
+                "sentences": [
+                    "Please buy milk and bread.",
+                    "Call the dentist tomorrow.",
+                    "Water the plants.",
+                ],
+            },
+        ],
+    )
 
 
 def _entry(sound_class: str, path: Path, root: Path, loopable: bool) -> str:
     info = sf.info(path)
-    return json.dumps({
-        "id": f"tiny/{path.stem}", "source": "tiny", "source_kind": "local",
-        "root": str(root), "path": path.relative_to(root).as_posix(),
-        "sound_class": sound_class, "caption": f"A test recording of {sound_class}.",
-        "tags": [sound_class], "duration_s": round(info.duration, 3),
-        "sample_rate": info.samplerate, "channels": info.channels, "license": "CC0-1.0",
-        "loopable": loopable,
-    })
+    return json.dumps(
+        {
+            "id": f"tiny/{path.stem}",
+            "source": "tiny",
+            "source_kind": "local",
+            "root": str(root),
+            "path": path.relative_to(root).as_posix(),
+            "sound_class": sound_class,
+            "caption": f"A test recording of {sound_class}.",
+            "tags": [sound_class],
+            "duration_s": round(info.duration, 3),
+            "sample_rate": info.samplerate,
+            "channels": info.channels,
+            "license": "CC0-1.0",
+            "loopable": loopable,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def threaded_server() -> Iterator[HTTPServer]:
+    # threaded: a handler sleeping past a client's timeout must not block later tests
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
 
 
 @pytest.fixture
@@ -123,5 +197,10 @@ def world(tmp_path: Path) -> Path:
 def world_config(world: Path) -> Config:
     # grounding by class: the tiny world's tones are too unlike each other for the
     # continuity check; retrieval grounding has its own tests
-    return load_config(overrides=[f"catalog.directory={world}", "shards.streams_per_shard=4",
-                                  "retrieval.mode=class"])
+    return load_config(
+        overrides=[
+            f"catalog.directory={world}",
+            "shards.streams_per_shard=4",
+            "retrieval.mode=class",
+        ]
+    )

@@ -7,12 +7,12 @@ import base64
 import io
 import json
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 import soundfile as sf
 from pytest_httpserver import HTTPServer
+from support import dominant_hz
 from werkzeug import Request, Response
 
 from streamaudio.config import Config, load_config
@@ -32,25 +32,13 @@ def encoded(rate: int, seconds: float, fmt: str = "WAV", channels: int = 1) -> s
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def dominant_hz(audio: np.ndarray, rate: int = 16_000) -> float:
-    spectrum = np.abs(np.fft.rfft(audio * np.hanning(audio.size)))
-    return float(np.argmax(spectrum) * rate / audio.size)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
 
 
 @pytest.fixture
-def httpserver(server: HTTPServer) -> HTTPServer:
-    server.clear()
-    server.expect_request("/health", method="GET").respond_with_json(HEALTH)
-    return server
+def httpserver(threaded_server: HTTPServer) -> HTTPServer:
+    threaded_server.clear()
+    threaded_server.expect_request("/health", method="GET").respond_with_json(HEALTH)
+    return threaded_server
 
 
 def config(server: HTTPServer, *extra: str) -> Config:
@@ -157,7 +145,8 @@ def test_non_json_answer(httpserver: HTTPServer) -> None:
     assert info.value.reason == "bad_response"
 
 
-def test_unhealthy_server_fails_the_request(server: HTTPServer) -> None:
+def test_unhealthy_server_fails_the_request(threaded_server: HTTPServer) -> None:
+    server = threaded_server
     server.clear()
     server.expect_request("/health").respond_with_json({"status": "loading"}, status=503)
     with pytest.raises(GenerationError) as info:
@@ -177,7 +166,8 @@ def test_no_url_is_a_config_error() -> None:
         AudioXGenerator(load_config())
 
 
-def test_credentials_in_the_url_are_not_shown(server: HTTPServer) -> None:
+def test_credentials_in_the_url_are_not_shown(threaded_server: HTTPServer) -> None:
+    server = threaded_server
     server.clear()
     server.expect_request("/health").respond_with_json({"error": "nope"}, status=401)
     url = server.url_for("/").rstrip("/").replace("http://", "http://user:s3cret-pw@")

@@ -8,12 +8,12 @@ import io
 import json
 import logging
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 import soundfile as sf
 from pytest_httpserver import HTTPServer
+from support import dominant_hz
 from werkzeug import Request, Response
 
 from streamaudio.config import Config, load_config
@@ -35,25 +35,12 @@ def pcm(rate: int, seconds: float) -> bytes:
     return (tone(rate, seconds) * 32767).astype("<i2").tobytes()
 
 
-def dominant_hz(audio: np.ndarray, rate: int = 16_000) -> float:
-    spectrum = np.abs(np.fft.rfft(audio * np.hanning(audio.size)))
-    return float(np.argmax(spectrum) * rate / audio.size)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[HTTPServer]:
-    # threaded: a handler sleeping past the client's timeout must not block later tests
-    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
 
 
 @pytest.fixture
-def httpserver(server: HTTPServer) -> HTTPServer:
-    server.clear()
-    return server
+def httpserver(threaded_server: HTTPServer) -> HTTPServer:
+    threaded_server.clear()
+    return threaded_server
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
+from support import completion
 from werkzeug import Request, Response
 
 from streamaudio.config import Config, load_config
@@ -83,21 +84,6 @@ REFINED = {
 Reply = str | Response | Callable[[Request], Response]
 
 
-def completion(content: str) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-test",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "test-model",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "message": {"role": "assistant", "content": content},
-            }
-        ],
-        "usage": {"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60},
-    }
 
 
 def error(status: int, headers: dict[str, str] | None = None) -> Response:

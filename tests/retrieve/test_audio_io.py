@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import dominant_hz
 
 from streamaudio.config import CatalogConfig, Config
 from streamaudio.retrieve import audio_io
@@ -39,9 +40,6 @@ def load(path: Path) -> tuple[np.ndarray, str] | Drop:
     return load_audio_file(path, SR, MAX_S, MIN_S)
 
 
-def dominant_hz(audio: np.ndarray, rate: int) -> float:
-    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
-    return float(np.fft.rfftfreq(len(audio), 1 / rate)[np.argmax(spectrum)])
 
 
 def _corrupt(p: Path) -> None:

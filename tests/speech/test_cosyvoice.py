@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from pytest_httpserver import HTTPServer
+from support import dominant_hz
 from werkzeug import Request, Response
 
 from streamaudio.config import Config, load_config
@@ -31,25 +31,12 @@ def streamed(body: bytes, piece: int = 1001) -> Response:
     return Response((body[i : i + piece] for i in range(0, len(body), piece)), status=200)
 
 
-def dominant_hz(audio: np.ndarray, rate: int) -> float:
-    spectrum = np.abs(np.fft.rfft(audio * np.hanning(audio.size)))
-    return float(np.argmax(spectrum) * rate / audio.size)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[HTTPServer]:
-    # threaded: a handler that sleeps past the client's timeout must not block the next test
-    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
 
 
 @pytest.fixture
-def httpserver(server: HTTPServer) -> HTTPServer:
-    server.clear()
-    return server
+def httpserver(threaded_server: HTTPServer) -> HTTPServer:
+    threaded_server.clear()
+    return threaded_server
 
 
 def config(server: HTTPServer, *extra: str) -> Config:

@@ -9,11 +9,11 @@ import logging
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from pytest_httpserver import HTTPServer
+from support import completion
 from werkzeug import Request, Response
 
 from streamaudio.config import Config, load_config
@@ -39,21 +39,6 @@ def httpserver() -> Iterator[HTTPServer]:
     server.stop()
 
 
-def completion(content: str) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-test",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "test-model",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "message": {"role": "assistant", "content": content},
-            }
-        ],
-        "usage": {"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60},
-    }
 
 
 @pytest.fixture
