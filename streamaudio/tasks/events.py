@@ -103,3 +103,11 @@ def fit_words(sentences: list[str], max_words: int, max_sentences: int) -> list[
             break
         kept.append(sentence)
     return kept
+
+
+NOISY_BED_DB = (3.0, 13.0)  # above compose.bed_lufs: roughly 10 down to 0 dB SNR for speech
+
+
+def noisy_bed_db(ctx: PlanContext) -> float:
+    """A loud bed for the noisy variants, drawn in the plan."""
+    return round(float(ctx.rng.uniform(*NOISY_BED_DB)), 2)

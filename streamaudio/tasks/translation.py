@@ -8,6 +8,7 @@ from streamaudio.stage import Drop
 from streamaudio.tasks.events import (
     background_sounds,
     fit_words,
+    noisy_bed_db,
     pick_voice,
     speech_event,
 )
@@ -22,10 +23,7 @@ INSTRUCTIONS = (
 )
 
 
-@register("en_zh_translation", ABILITY,
-          "One English speaker, one to four sentences (often a short passage); each sentence's "
-          "Chinese translation comes in the chunk holding its last word.", speech=True)
-def en_zh_translation(ctx: PlanContext) -> ScenePlan | Drop:
+def _translation(ctx: PlanContext, subtask: str, noisy: bool) -> ScenePlan | Drop:
     if ctx.texts is None or not ctx.texts.en_zh:
         return Drop("no_text_catalog", "catalogs/text/en_zh_pairs.jsonl is missing")
     rng = ctx.rng
@@ -43,8 +41,24 @@ def en_zh_translation(ctx: PlanContext) -> ScenePlan | Drop:
                      continues_turn=i > 0)
         for i, pair in enumerate(sentences)
     ]
-    setting, background = background_sounds(ctx, max(1, 3 - len(events)))
-    return ScenePlan(stream_id=ctx.stream_id, ability=ABILITY, subtask="en_zh_translation",
+    extra = int(rng.integers(1, 3)) if noisy else 0
+    setting, background = background_sounds(ctx, max(1, 3 - len(events)) + extra)
+    return ScenePlan(stream_id=ctx.stream_id, ability=ABILITY, subtask=subtask,
                      setting=setting, seed=ctx.seed,
                      instruction=INSTRUCTIONS[int(rng.integers(0, len(INSTRUCTIONS)))],
-                     events=events + background)
+                     events=events + background,
+                     bed_offset_db=noisy_bed_db(ctx) if noisy else 0.0)
+
+
+@register("en_zh_translation", ABILITY,
+          "One English speaker, one to four sentences (often a short passage); each sentence's "
+          "Chinese translation comes in the chunk holding its last word.", speech=True)
+def en_zh_translation(ctx: PlanContext) -> ScenePlan | Drop:
+    return _translation(ctx, "en_zh_translation", noisy=False)
+
+
+@register("translation_in_noise", ABILITY,
+          "English sentences over a loud bed and background sounds (roughly 0-10 dB SNR); "
+          "each sentence's Chinese in the chunk holding its last word.", speech=True)
+def translation_in_noise(ctx: PlanContext) -> ScenePlan | Drop:
+    return _translation(ctx, "translation_in_noise", noisy=True)

@@ -58,3 +58,11 @@ def test_same_seed_same_bytes_with_fresh_caches_and_rerender(world: Path,
         CorpusBuilder(emptied).render(first.plan)
     again = CorpusBuilder(_config(world, tmp_path / "a")).render(first.plan)
     assert again.audio.tobytes() == first.audio.tobytes()
+
+
+def test_noisy_asr_still_emits_every_spoken_word(world: Path, tmp_path: Path) -> None:
+    stream = _stream(_config(world, tmp_path / "cache"), "asr_noisy", 0)
+    emitted = " ".join(text for text in stream.labels.responses if text)
+    speech = [e for e in stream.plan.events if e.clip.clip_id.startswith("tts/")]
+    assert emitted == " ".join(str(e.evidence["spoken_text"]) for e in speech)
+    assert stream.plan.scene.bed_offset_db > 0

@@ -56,3 +56,17 @@ def test_asr_emits_words_from_one_speaker_in_a_quiet_room(world: Path) -> None:
 def test_no_voice_is_a_counted_drop(world: Path) -> None:
     for plan in _plans(world, "single_turn_chat", voices={}, count=2):
         assert isinstance(plan, Drop) and plan.reason == "no_voice"
+
+
+def test_noisy_variants_raise_the_bed_and_add_background_sounds(world: Path) -> None:
+    from streamaudio.tasks.events import NOISY_BED_DB
+
+    for subtask in ("chat_in_noise", "translation_in_noise", "asr_noisy"):
+        for plan in _plans(world, subtask):
+            assert isinstance(plan, ScenePlan), plan
+            assert NOISY_BED_DB[0] <= plan.bed_offset_db <= NOISY_BED_DB[1]
+            assert any(e.role == "background" for e in plan.events)
+            speech = [e for e in plan.events if e.kind == "speech"]
+            assert speech and all(e.role == "foreground" for e in speech)
+    for plan in _plans(world, "asr_noisy"):
+        assert all(e.emit == "words" for e in plan.events if e.kind == "speech")
