@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ from typer.testing import CliRunner
 
 from streamaudio import cli
 from streamaudio.cli import app
+from streamaudio.taxonomy import load_taxonomy, mixture_counts
 
 runner = CliRunner()
 
@@ -98,5 +100,10 @@ def test_without_subtasks_the_total_follows_the_mixture(tmp_path: Path, world: P
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["totals"]["planned_streams"] == 6
-    # voice chat has the largest share of the paper's mixture
-    assert "single_turn_chat 2" in result.output and "hazard_alert 0" in result.output
+    # the split follows the taxonomy's mixture, in which voice chat has the largest share
+    counts = mixture_counts(6, load_taxonomy(world).weights())
+    line = re.match(r"[\w ,]+", " ".join(result.output.split()).split("mixture: ", 1)[1])
+    assert line is not None
+    printed = dict(re.findall(r"(\w+) (\d+)", line.group()))
+    assert all(printed[name] == str(count) for name, count in counts.items())
+    assert counts["single_turn_chat"] == max(counts.values()) and counts["hazard_alert"] == 0

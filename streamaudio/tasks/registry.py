@@ -73,6 +73,7 @@ def load_builtin_tasks() -> None:
     # importing the modules runs their @register decorators
     from streamaudio.tasks import (  # noqa: F401
         environment_agent,
+        instruction_following,
         proactive,
         realtime_asr,
         translation,

@@ -81,3 +81,39 @@ def sound_event_qa(ctx: PlanContext) -> ScenePlan | Drop:
     return ScenePlan(stream_id=ctx.stream_id, ability=ABILITY, subtask="sound_event_qa",
                      setting=setting.name, seed=ctx.seed, instruction=instruction,
                      events=events)
+
+
+_DESCRIBE = (
+    "Describe what happens.",
+    "Listen, and tell me what you heard, in order, once it's over.",
+    "Describe the sounds in the order they happen.",
+)
+
+
+def describe_in_order(labels: list[str]) -> str:
+    """'First a, then b, and finally c.' from the labels in order."""
+    middle = "".join(f", then {label}" for label in labels[1:-1])
+    return f"First {labels[0]}{middle}, and finally {labels[-1]}."
+
+
+@register("scene_description", ABILITY, summary=(
+          "An instruction asks for a description; 3-5 sounds from one setting follow, and the "
+          "sentence listing them in order comes in the chunk holding the last one's last "
+          "core sample."))
+def scene_description(ctx: PlanContext) -> ScenePlan | Drop:
+    rng = ctx.rng
+    setting = ctx.grammar.choose(rng)
+    count = int(rng.integers(3, 6))
+    # a cycle through a shuffled setting: no repeats while there are enough classes,
+    # and never the same sound twice in a row
+    order = [setting.benign[int(i)] for i in rng.permutation(len(setting.benign))]
+    classes = [order[i % len(order)] for i in range(count)]
+    labels = [ctx.catalog.classes[name].label for name in classes]
+    events = [sound_event(f"fg{i}", name, "foreground", setting, ctx.catalog)
+              for i, name in enumerate(classes[:-1])]
+    events.append(sound_event(f"fg{count - 1}", classes[-1], "foreground", setting,
+                              ctx.catalog, response=describe_in_order(labels),
+                              emotion="normal"))
+    return ScenePlan(stream_id=ctx.stream_id, ability=ABILITY, subtask="scene_description",
+                     setting=setting.name, seed=ctx.seed,
+                     instruction=_choice(ctx, _DESCRIBE), events=events)
