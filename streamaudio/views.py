@@ -23,7 +23,7 @@ def summary_tables(manifest: dict[str, Any]) -> list[Table]:
     # subtask names need the room
     per_subtask = Table(title="Per subtask", box=box.SIMPLE_HEAD)
     per_subtask.add_column("subtask", no_wrap=True)
-    for column in ("streams", "seconds", "responses", "silent", "retried", "dropped"):
+    for column in ("streams", "seconds", "resp.", "silent", "retried", "dropped"):
         per_subtask.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     for name, stats in manifest["subtasks"].items():
         drops = stats["drops"]
