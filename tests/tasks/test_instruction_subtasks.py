@@ -5,16 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import build_small_corpus
 
-from streamaudio.config import load_config
-from streamaudio.corpus import build_corpus
 from streamaudio.plan.grammar import SceneGrammar, load_grammar
 from streamaudio.retrieve.catalog import Catalog, load_catalogs
 from streamaudio.schema import ScenePlan
-from streamaudio.shards.reader import iter_streams
 from streamaudio.tasks.instruction_following import COUNT_WORDS, MAX_FOREGROUND
 from streamaudio.tasks.registry import PlanContext, get_subtask
-from streamaudio.validate import validate_corpus
 
 CATALOGS = Path(__file__).resolve().parents[2] / "catalogs"
 SUBTASKS = ("notify_on_sound", "count_events", "scene_description")
@@ -98,13 +95,6 @@ def test_scene_description_lists_the_sounds_in_order(real) -> None:
 
 @pytest.mark.parametrize("subtask", SUBTASKS)
 def test_builds_validate_with_one_response_chunk(real, subtask: str, tmp_path: Path) -> None:
-    cfg = load_config(overrides=["retrieval.mode=class", "shards.streams_per_shard=2",
-                                 f"cache.directory={tmp_path / 'cache'}"])
-    report = build_corpus(tmp_path / "corpus", [get_subtask(subtask)], 2, 7, cfg)
-    assert report.manifest["totals"]["streams"] == 2
-    checked, failures = validate_corpus(tmp_path / "corpus")
-    assert failures == [] and checked == 2
-    records = list(iter_streams(tmp_path / "corpus"))
-    assert len(records) == 2
+    records = build_small_corpus(subtask, tmp_path)
     for record in records:
         assert int(record.decisions.sum()) == 1

@@ -6,17 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import build_small_corpus
 
-from streamaudio.config import load_config
-from streamaudio.corpus import build_corpus
 from streamaudio.plan.grammar import SceneGrammar, load_grammar
 from streamaudio.retrieve.catalog import Catalog, load_catalogs
 from streamaudio.schema import ScenePlan
-from streamaudio.shards.reader import iter_streams
 from streamaudio.tasks.environment_agent import ACTIONABLE, ALARMS
 from streamaudio.tasks.proactive import DISTRESS, LAUGHTER
 from streamaudio.tasks.registry import PlanContext, get_subtask
-from streamaudio.validate import validate_corpus
 
 CATALOGS = Path(__file__).resolve().parents[2] / "catalogs"
 RESPONSES = {"multi_event_alert": 2, "care_response": 1, "alarm_action": 1, "agent_ignore": 0}
@@ -109,14 +106,7 @@ def test_agent_ignore_is_verified_silent_household_sound(real) -> None:
 @pytest.mark.parametrize("subtask", sorted(RESPONSES))
 def test_builds_validate_with_the_expected_response_chunks(real, subtask: str,
                                                            tmp_path: Path) -> None:
-    cfg = load_config(overrides=["retrieval.mode=class", "shards.streams_per_shard=2",
-                                 f"cache.directory={tmp_path / 'cache'}"])
-    report = build_corpus(tmp_path / "corpus", [get_subtask(subtask)], 2, 7, cfg)
-    assert report.manifest["totals"]["streams"] == 2
-    checked, failures = validate_corpus(tmp_path / "corpus")
-    assert failures == [] and checked == 2
-    records = list(iter_streams(tmp_path / "corpus"))
-    assert len(records) == 2
+    records = build_small_corpus(subtask, tmp_path)
     for record in records:
         assert int(record.decisions.sum()) == RESPONSES[subtask]
         assert record.verified_silent == (subtask == "agent_ignore")
