@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from streamaudio.config import Config, load_config
 from streamaudio.corpus import MANIFEST_FILE, build_corpus, shard_jobs
+from streamaudio.pipeline import CorpusBuilder
 from streamaudio.stage import StageError
 from streamaudio.tasks.registry import Subtask, all_subtasks, get_subtask
 from streamaudio.taxonomy import load_taxonomy, mixture_counts
@@ -81,11 +82,17 @@ def build(
 ) -> None:
     """Build (or resume) a corpus: complete shards on disk are skipped."""
     cfg = _config(config, set_)
+    builder = CorpusBuilder(cfg)
+    skipped: dict[str, str] | None = None
     if subtask:
         chosen, counts = _subtasks(subtask), streams
     else:
-        chosen = all_subtasks()
-        weights = load_taxonomy(cfg.catalog.directory).weights()
+        skipped = {s.name: reason for s in all_subtasks()
+                   if (reason := builder.unavailable(s)) is not None}
+        for name, reason in skipped.items():
+            errors.print(f"[yellow]skipped {name}[/]: {reason}")
+        chosen = [s for s in all_subtasks() if s.name not in skipped]
+        weights = load_taxonomy(cfg.catalog.directory).weights({s.name for s in chosen})
         counts = mixture_counts(streams, {s.name: weights[s.name] for s in chosen})
         console.print("mixture: " + ", ".join(f"{n} {c}" for n, c in counts.items()))
     jobs = len(shard_jobs(chosen, counts, seed, cfg))
@@ -93,7 +100,8 @@ def build(
         task = progress.add_task("shards", total=jobs)
         try:
             report = build_corpus(
-                out, chosen, counts, seed, cfg, on_shard=lambda _: progress.advance(task)
+                out, chosen, counts, seed, cfg, on_shard=lambda _: progress.advance(task),
+                builder=builder, skipped=skipped,
             )
         except StageError as error:
             raise _fail(str(error)) from error

@@ -148,6 +148,16 @@ class PlannerConfig(_Section):
     temperature: float = 0.8
 
 
+class SilenceConfig(_Section):
+    """Verified silence beyond the always-silent subtasks (the paper's second fix).
+    Each share is the probability, per stream, drawn from the stream's seed."""
+
+    # subtasks that allow it: the trigger never comes, so the whole stream is silent
+    negative_share: float = Field(default=0.15, ge=0.0, le=1.0)
+    # subtasks that allow it: 1-2 benign sounds before the first turn, labelled silent
+    stretch_share: float = Field(default=0.3, ge=0.0, le=1.0)
+
+
 class RetrievalConfig(_Section):
     """How a planned event finds clips: by its class (offline planner) or by
     embedding its retrieval query and searching the catalog index."""
@@ -217,6 +227,7 @@ class Config(_Section):
     speech: SpeechConfig = SpeechConfig()
     llm: LlmConfig = LlmConfig()
     planner: PlannerConfig = PlannerConfig()
+    silence: SilenceConfig = SilenceConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     verify: VerifyConfig = VerifyConfig()
     generate: GenerateConfig = GenerateConfig()

@@ -3,6 +3,7 @@ quarantine report, manifest and dataset card beside them."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,9 +74,15 @@ def prepare_corpus_dir(root: Path, cfg: Config) -> None:
     write_text_atomic(path, yaml.safe_dump(document, sort_keys=False))
 
 
-def finish_corpus(root: Path, cfg: Config, quarantine: Quarantine) -> dict:
+def finish_corpus(root: Path, cfg: Config, quarantine: Quarantine,
+                  skipped: dict[str, str] | None = None) -> dict:
     """Merge this run's quarantine into the corpus's, rebuild manifest and card
-    from the shards on disk (correct after several builds into one DIR)."""
+    from the shards on disk (correct after several builds into one DIR). Subtasks
+    skipped as unbuildable are kept from the previous manifest unless given."""
+    if skipped is None:
+        previous = root / MANIFEST_FILE
+        skipped = (json.loads(previous.read_text()).get("skipped_subtasks", {})
+                   if previous.exists() else {})
     path = root / QUARANTINE_FILE
     merged = Quarantine.read(path) if path.exists() else Quarantine()
     seen = {(record.key, record.reason) for record in merged.records}
@@ -85,6 +92,7 @@ def finish_corpus(root: Path, cfg: Config, quarantine: Quarantine) -> dict:
     merged.write(path)
     manifest = build_manifest(root, cfg.hash(), streamaudio.__version__)
     manifest["quarantined_clips"] = dict(Counter(r.reason for r in merged.records))
+    manifest["skipped_subtasks"] = dict(sorted(skipped.items()))
     write_manifest(root, manifest)
     write_dataset_card(root, manifest)
     return manifest
@@ -98,7 +106,10 @@ def build_corpus(
     cfg: Config,
     on_shard: Callable[[ShardOutcome], None] | None = None,
     builder: CorpusBuilder | None = None,
+    skipped: dict[str, str] | None = None,
 ) -> BuildReport:
+    """Build the shards of `subtasks`; `skipped` names subtasks left out as
+    unbuildable here (recorded in the manifest)."""
     if (streams if isinstance(streams, int) else sum(streams.values())) < 1:
         raise StageError("--streams must be at least 1")
     prepare_corpus_dir(root, cfg)
@@ -107,6 +118,10 @@ def build_corpus(
     remove_stale_staging(root)  # left by a killed regeneration
     builder = builder or CorpusBuilder(cfg)
     builder.setup()
+    for subtask in subtasks:
+        reason = builder.unavailable(subtask)
+        if reason is not None:
+            raise StageError(f"cannot build {subtask.name}: {reason}")
     report = BuildReport()
     for job in shard_jobs(subtasks, streams, corpus_seed, cfg):
         outcome = builder.build_shard(root, job.subtask, job.shard_index, job.total_streams,
@@ -114,6 +129,6 @@ def build_corpus(
         report.built.append(outcome)
         if on_shard is not None:
             on_shard(outcome)
-    report.manifest = finish_corpus(root, cfg, builder.quarantine)
+    report.manifest = finish_corpus(root, cfg, builder.quarantine, skipped)
     report.quarantine = builder.quarantine.counts()
     return report

@@ -28,6 +28,7 @@ from streamaudio.schema import GroundedPlan, ScenePlan, Stream
 from streamaudio.shards.writer import shard_is_complete, shard_path, stream_to_row, write_shard
 from streamaudio.stage import Drop, Retry, StageError
 from streamaudio.tasks.registry import PlanContext, Subtask
+from streamaudio.tasks.silence import apply_silence
 from streamaudio.tasks.texts import TextCatalog, load_texts
 from streamaudio.units import seconds_to_samples
 
@@ -99,7 +100,7 @@ class CorpusBuilder:
     def bed_classes(self, setting_name: str) -> list[str]:
         """The setting's ambience; for an LLM's free-text setting, the ambience
         classes of the clips whose captions best match it."""
-        known = next((s for s in self.grammar.settings if s.name == setting_name), None)
+        known = self.grammar.by_name(setting_name)
         if known is not None:
             return list(known.ambience)
         catalog = self.store.catalog
@@ -141,7 +142,22 @@ class CorpusBuilder:
             voices=self.speech.voices if subtask.speech else {},
             speeds=tuple(self.cfg.speech.speeds),
         )
-        return subtask.build(context)
+        built = subtask.build(context)
+        if isinstance(built, Drop | Retry):
+            return built
+        return apply_silence(built, subtask.negatives, subtask.stretches, self.cfg.silence,
+                             self.grammar, self.store.catalog)
+
+    def unavailable(self, subtask: Subtask) -> str | None:
+        """Why this subtask cannot be built with this configuration (None: it can)."""
+        if not subtask.speech:
+            return None
+        missing = [language for language in subtask.languages
+                   if not self.speech.voices.get(language)]
+        if missing:
+            hint = " (configure speech.cosyvoice for Chinese)" if "zh" in missing else ""
+            return f"no configured TTS voice speaks {', '.join(missing)}{hint}"
+        return None
 
     def ground(self, scene: ScenePlan, stats: Counter[str] | None = None
                ) -> GroundedPlan | Drop | Retry:

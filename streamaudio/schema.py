@@ -20,6 +20,7 @@ Colour = Literal["white", "pink", "brown"]
 EMOTIONS: tuple[str, ...] = ("happy", "sad", "angry", "surprise", "normal", "urgent")
 MIN_EVENTS = 3
 MAX_EVENTS = 15
+MIN_HISTORY_TURNS = 3  # a history-review question asks about a turn at least this far back
 
 
 class _Model(BaseModel):
@@ -60,6 +61,12 @@ class EventPlan(_Model):
     emit: Literal["end", "words"] = "end"
     continues_turn: bool = False  # same speaker goes on: a short pause, not a turn gap
     duration_s: Seconds | None = None  # planned length; None = the clip's own
+    # a foreground event a listener must stay silent through (benign sound, ambience,
+    # speech not addressed to it); validation checks no response chunk starts in it
+    verified_silent: bool = False
+    speaker: str = ""  # speech: who speaks ("A", "B", ...) when several people talk
+    voice_locked: bool = False  # speech: the response depends on the voice; never swap it
+    recalls: str = ""  # history review: id of the earlier turn the response draws on
 
     @model_validator(mode="after")
     def _speech_is_complete(self) -> EventPlan:
@@ -67,6 +74,14 @@ class EventPlan(_Model):
             raise ValueError(f"event {self.event_id}: speech needs text and a voice")
         if self.emit == "words" and (self.kind != "speech" or self.trigger):
             raise ValueError(f"event {self.event_id}: word emission is for untriggered speech")
+        if self.kind != "speech" and (self.speaker or self.voice_locked):
+            raise ValueError(f"event {self.event_id}: speaker and voice lock are for speech")
+        if self.verified_silent and (self.trigger or self.emit == "words"
+                                     or self.role != "foreground"):
+            raise ValueError(f"event {self.event_id}: a verified-silent event is an "
+                             "untriggered foreground turn")
+        if self.recalls and not self.trigger:
+            raise ValueError(f"event {self.event_id}: only a response can recall a turn")
         return self
 
     @model_validator(mode="after")
@@ -94,9 +109,20 @@ class ScenePlan(_Model):
         ids = [event.event_id for event in self.events]
         if len(set(ids)) != len(ids):
             raise ValueError("event ids must be unique")
-        if self.verified_silent and any(event.trigger for event in self.events):
+        if self.verified_silent and any(event.trigger or event.emit == "words"
+                                        for event in self.events):
             raise ValueError("a verified-silent scene has no trigger events")
+        earlier: set[str] = set()
+        for event in self.events:
+            if event.recalls and event.recalls not in earlier:
+                raise ValueError(f"event {event.event_id} recalls {event.recalls!r}, "
+                                 "which is not an earlier event")
+            earlier.add(event.event_id)
         return self
+
+    def foreground_turns(self) -> list[EventPlan]:
+        """Foreground events in the order they are heard (layout keeps plan order)."""
+        return [event for event in self.events if event.role == "foreground"]
 
 
 class ClipRef(_Model):

@@ -45,12 +45,14 @@ class Taxonomy:
         return [name for spec in self.abilities.values() for name, sub in spec.subtasks.items()
                 if status is None or sub.status == status]
 
-    def weights(self) -> dict[str, float]:
+    def weights(self, buildable: set[str] | None = None) -> dict[str, float]:
         """Mixture weights of the built subtasks, summing to 1: each ability's share
-        split evenly over its built subtasks, renormalised over abilities that have one."""
+        split evenly over its built subtasks (those in `buildable`, if given: e.g.
+        without a Chinese voice), renormalised over abilities that have one."""
         raw: dict[str, float] = {}
         for spec in self.abilities.values():
-            built = [n for n, sub in spec.subtasks.items() if sub.status == "built"]
+            built = [n for n, sub in spec.subtasks.items() if sub.status == "built"
+                     and (buildable is None or n in buildable)]
             raw |= {name: spec.share / len(built) for name in built}
         total = sum(raw.values())
         return {name: weight / total for name, weight in raw.items()}

@@ -11,9 +11,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import yaml
 
-from streamaudio.compose.labels import LabelConflict, derive_labels
+from streamaudio.compose.labels import LabelConflict, derive_labels, verified_silent_chunks
 from streamaudio.corpus import CONFIG_FILE
-from streamaudio.schema import EMOTIONS, GroundedPlan
+from streamaudio.schema import EMOTIONS, MIN_HISTORY_TURNS, GroundedPlan
 from streamaudio.shards.reader import decode_flac, list_shards
 from streamaudio.shards.writer import SHARD_SCHEMA, shard_is_complete
 from streamaudio.units import ceil_div
@@ -89,6 +89,8 @@ def _plan_failures(row: dict, chunk_samples: int) -> Iterator[str]:
     if (labels.decisions, labels.responses, labels.emotions) != (
         list(row["decisions"]), list(row["responses"]), list(row["emotions"])):
         yield "labels differ from those derived from the plan"
+    yield from _silence_failures(plan, list(row["decisions"]), chunk_samples)
+    yield from _history_failures(plan)
     duration = row["num_samples"] / row["sample_rate"]
     for event in row["events"]:
         if not 0 <= event["onset_s"] < event["offset_s"] <= duration + 1e-6:
@@ -96,6 +98,33 @@ def _plan_failures(row: dict, chunk_samples: int) -> Iterator[str]:
                   f"outside 0-{duration:.3f} s"
     if len(row["events"]) != len(plan.events):
         yield f"{len(row['events'])} event rows for {len(plan.events)} planned events"
+
+
+def _silence_failures(plan: GroundedPlan, decisions: list[int],
+                      chunk_samples: int) -> Iterator[str]:
+    """No response chunk starts inside a verified-silent span."""
+    responding = [c for c in verified_silent_chunks(plan, chunk_samples)
+                  if c < len(decisions) and decisions[c]]
+    if responding:
+        yield f"response chunk(s) {responding} inside a verified-silent span"
+
+
+def _history_failures(plan: GroundedPlan) -> Iterator[str]:
+    """A history-review response recalls a turn at least MIN_HISTORY_TURNS back."""
+    onsets = {event.event_id: event.onset for event in plan.events}
+    turns = sorted((e for e in plan.scene.foreground_turns() if e.kind == "speech"),
+                   key=lambda e: onsets[e.event_id])
+    order = {event.event_id: index for index, event in enumerate(turns)}
+    for event in turns:
+        if not event.recalls:
+            continue
+        if event.recalls not in order:
+            yield f"event {event.event_id} recalls {event.recalls!r}, not a spoken turn"
+            continue
+        distance = order[event.event_id] - order[event.recalls]
+        if distance < MIN_HISTORY_TURNS:
+            yield f"event {event.event_id} recalls a turn {distance} back " \
+                  f"(< {MIN_HISTORY_TURNS})"
 
 
 def validate_corpus(root: Path) -> tuple[int, list[Failure]]:

@@ -24,19 +24,25 @@ def chunk_of_sample(sample: int, chunk_samples: int) -> int:
 def derive_labels(plan: GroundedPlan, chunk_samples: int) -> ChunkLabels:
     """One response per triggering event, in the chunk of its core's last sample;
     for word-emitting speech, each word in the chunk where it ends (words of one
-    chunk are joined in the order they end). A trigger never shares its chunk."""
+    chunk are joined in the order they end; a speaker's first word after a turn
+    change carries the speaker tag, "[B] yes"). A trigger never shares its chunk."""
     num_chunks = chunk_count(plan.num_samples, chunk_samples)
     decisions = [0] * num_chunks
     responses = [""] * num_chunks
     emotions = [""] * num_chunks
     words: dict[int, list[tuple[int, str]]] = {}
-    for grounded in plan.events:
+    previous_speaker = ""
+    for grounded in sorted(plan.events, key=lambda e: e.onset):
         event = plan.event_plan(grounded.event_id)
         if event.emit == "words":
-            for span in grounded.words:
+            # several speakers: a turn change puts the new speaker's tag on its first word
+            tag = f"[{event.speaker}] " if event.speaker and event.speaker != previous_speaker \
+                else ""
+            previous_speaker = event.speaker or previous_speaker
+            for index, span in enumerate(grounded.words):
                 last = grounded.onset + span.end - 1
                 words.setdefault(chunk_of_sample(last, chunk_samples), []).append(
-                    (last, span.word))
+                    (last, (tag if index == 0 else "") + span.word))
             continue
         if not event.trigger:
             continue
@@ -58,3 +64,17 @@ def derive_labels(plan: GroundedPlan, chunk_samples: int) -> ChunkLabels:
         responses[chunk] = " ".join(word for _, word in sorted(ending))
         emotions[chunk] = "normal"
     return ChunkLabels(decisions=decisions, responses=responses, emotions=emotions)
+
+
+def verified_silent_chunks(plan: GroundedPlan, chunk_samples: int) -> list[int]:
+    """Chunks a listener must be silent in by construction: all of a verified-silent
+    stream, else every chunk starting inside a verified-silent event."""
+    num_chunks = chunk_count(plan.num_samples, chunk_samples)
+    if plan.scene.verified_silent:
+        return list(range(num_chunks))
+    chunks: set[int] = set()
+    for event in plan.events:
+        if plan.event_plan(event.event_id).verified_silent:
+            first = ceil_div(event.onset, chunk_samples)
+            chunks.update(range(first, min(ceil_div(event.offset, chunk_samples), num_chunks)))
+    return sorted(chunks)

@@ -68,8 +68,9 @@ class SpeechGrounder:
         planned = VoiceSpec(event.voice.backend, event.voice.voice, event.voice.speed,
                             event.language)
         speeds = self.cfg.speech.speeds
-        voices = [v for v in self.voices.get(event.language, ())
-                  if (v.backend, v.voice) != (planned.backend, planned.voice)]
+        voices = [] if event.voice_locked else [  # locked: what is said depends on the voice
+            v for v in self.voices.get(event.language, ())
+            if (v.backend, v.voice) != (planned.backend, planned.voice)]
         # another voice rescues more than another speed: other voices first, each at
         # a drawn speed, then the planned voice at the other speeds
         others = [VoiceSpec(voices[int(i)].backend, voices[int(i)].voice,

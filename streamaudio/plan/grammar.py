@@ -48,6 +48,9 @@ class SceneGrammar:
                 kept.append(trimmed)
         return SceneGrammar(tuple(kept))
 
+    def by_name(self, name: str) -> Setting | None:
+        return next((setting for setting in self.settings if setting.name == name), None)
+
     def choose(self, rng: np.random.Generator, need_hazard: bool = False) -> Setting:
         pool = [s for s in self.settings if s.hazards] if need_hazard else list(self.settings)
         if not pool:

@@ -27,6 +27,7 @@ class _Tally:
     response_chunks: int = 0
     silent_chunks: int = 0
     verified_silent_streams: int = 0
+    verified_silent_chunks: int = 0
     drops: Counter[str] = field(default_factory=Counter)
     grounding: Counter[str] = field(default_factory=Counter)
 
@@ -38,6 +39,7 @@ class _Tally:
         self.response_chunks += meta["response_chunks"]
         self.silent_chunks += meta["silent_chunks"]
         self.verified_silent_streams += meta.get("verified_silent_streams", 0)
+        self.verified_silent_chunks += meta.get("verified_silent_chunks", 0)
         self.drops.update(meta.get("drops", {}))
         self.grounding.update(meta.get("grounding", {}))
 
@@ -56,6 +58,10 @@ class _Tally:
                 round(self.seconds / self.streams, _PLACES) if self.streams else 0.0
             ),
             "verified_silent_streams": self.verified_silent_streams,
+            "verified_silent_chunks": self.verified_silent_chunks,
+            "verified_silent_share": (
+                round(self.verified_silent_chunks / chunks, _PLACES) if chunks else 0.0
+            ),
             "drops": dict(sorted(self.drops.items())),
             "grounding": grounding_summary(self.grounding),
         }

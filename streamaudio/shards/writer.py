@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 import soundfile as sf
 
 import streamaudio
-from streamaudio.schema import EventRow, Stream
+from streamaudio.compose.labels import verified_silent_chunks
+from streamaudio.schema import EventRow, GroundedPlan, Stream
 from streamaudio.units import ceil_div
 
 SHARD_FORMAT = 1  # bump when columns change; stored in the b"streamaudio" metadata
@@ -226,6 +227,11 @@ def _one(rows: list[dict[str, Any]], key: str, given: Any, default: Any = None) 
     return values.pop() if values else default
 
 
+def _silent_chunk_count(row: dict[str, Any]) -> int:
+    plan = GroundedPlan.model_validate_json(row["plan"])
+    return len(verified_silent_chunks(plan, plan.sample_rate * row["chunk_ms"] // 1000))
+
+
 def shard_stats(rows: list[dict[str, Any]], shard_meta: dict[str, Any]) -> dict[str, Any]:
     """The b"streamaudio" metadata: caller's keys (drops, ...) plus counts from the rows."""
     decisions = [d for row in rows for d in row["decisions"]]
@@ -247,6 +253,7 @@ def shard_stats(rows: list[dict[str, Any]], shard_meta: dict[str, Any]) -> dict[
         "response_chunks": sum(1 for d in decisions if d == 1),
         "silent_chunks": sum(1 for d in decisions if d == 0),
         "verified_silent_streams": sum(1 for row in rows if row["verified_silent"]),
+        "verified_silent_chunks": sum(_silent_chunk_count(row) for row in rows),
         "drops": dict(sorted(shard_meta.get("drops", {}).items())),
         "licenses": dict(sorted(licenses.items())),
     }

@@ -39,18 +39,23 @@ class Subtask:
     build: PlanBuilder
     speech: bool = False  # plans speech events: needs TTS voices
     brief: SceneBrief | None = None  # what an LLM planner is asked for (None: offline only)
+    languages: tuple[str, ...] = ()  # TTS languages it cannot be built without
+    negatives: bool = False  # a stream without its trigger is a valid verified-silent one
+    stretches: bool = True  # benign sounds may precede the first turn, labelled silent
 
 
 SUBTASKS: dict[str, Subtask] = {}
 
 
 def register(
-    name: str, ability: str, summary: str, speech: bool = False, brief: SceneBrief | None = None
+    name: str, ability: str, summary: str, speech: bool = False, brief: SceneBrief | None = None,
+    languages: tuple[str, ...] = (), negatives: bool = False, stretches: bool = True,
 ) -> Callable[[PlanBuilder], PlanBuilder]:
     def decorate(build: PlanBuilder) -> PlanBuilder:
         if name in SUBTASKS:
             raise ValueError(f"subtask {name!r} registered twice")
-        SUBTASKS[name] = Subtask(name, ability, summary, build, speech, brief)
+        SUBTASKS[name] = Subtask(name, ability, summary, build, speech, brief,
+                                 languages or (("en",) if speech else ()), negatives, stretches)
         return build
 
     return decorate
