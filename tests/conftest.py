@@ -155,6 +155,27 @@ def _write_texts(directory: Path) -> None:
             },
         ],
     )
+    _jsonl(directory / "conversations.jsonl", [{
+        "id": "c1", "topic": "cooking", "exchanges": [
+            {"user": "I'm baking bread today.", "assistant": "Lovely!", "emotion": "happy"},
+            {"user": "How long should it rise?", "assistant": "About an hour.",
+             "emotion": "normal"},
+            {"user": "Where should I leave it?", "assistant": "Somewhere warm.",
+             "emotion": "normal"},
+            {"user": "Thanks for the help.", "assistant": "You're welcome.",
+             "emotion": "happy"}]}])
+    _jsonl(directory / "history_facts.jsonl", [{
+        "id": "h1", "statement": "My sister Sarah lands at nine tonight.",
+        "acknowledgement": "Noted, nine tonight.", "question": "When does Sarah land?",
+        "answer": "At nine tonight."}])
+    _jsonl(directory / "name_messages.jsonl", [{
+        "id": "n1", "message": "{name}, the meeting moved to three.",
+        "summary": "They said the meeting moved to three."}])
+    _jsonl(directory / "dialogues.jsonl", [{
+        "id": "d1", "domain": "travel", "lines": [
+            {"speaker": "A", "en": "Is this seat free?", "zh": "这个座位有人吗？"},
+            {"speaker": "B", "en": "Yes, go ahead.", "zh": "没有，请坐。"},
+            {"speaker": "A", "en": "Thank you very much.", "zh": "非常感谢。"}]}])
 
 
 def _entry(sound_class: str, path: Path, root: Path, loopable: bool) -> str:

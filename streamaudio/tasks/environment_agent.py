@@ -48,7 +48,7 @@ def _setting(ctx: PlanContext, prefer: str = "") -> Setting | Drop:
     return pool[int(ctx.rng.integers(0, len(pool)))]
 
 
-@register("alarm_action", ABILITY,
+@register("alarm_action", ABILITY, negatives=True, summary=
           "An alarm among 2-4 benign sounds; the response is a JSON notify tool call in the "
           "chunk holding the alarm's last core sample.")
 def alarm_action(ctx: PlanContext) -> ScenePlan | Drop:

@@ -42,7 +42,7 @@ def count_response(label: str, count: int) -> str:
     return f"I heard {label} {COUNT_WORDS[count - 1]} {times}."
 
 
-@register("notify_on_sound", ABILITY, summary=(
+@register("notify_on_sound", ABILITY, negatives=True, summary=(
           "An instruction asks to be told when a named sound happens; unrelated sounds come "
           "first, then the cue, answered with a notification (urgent for hazards) in the "
           "chunk holding the cue's last core sample."))

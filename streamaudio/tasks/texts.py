@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -43,10 +43,58 @@ class AsrPassage(_Row):
     sentences: list[str] = Field(min_length=1)
 
 
+class ChatExchange(_Row):
+    user: str = Field(min_length=1)  # what the user says (spoken)
+    assistant: str = Field(min_length=1)  # the response text
+    emotion: Emotion
+
+
+class Conversation(_Row):
+    """One user's consecutive turns on a topic, each answered before the next."""
+
+    id: str
+    topic: str
+    exchanges: list[ChatExchange] = Field(min_length=3)
+
+
+class HistoryFact(_Row):
+    """A fact the user states, and a later question whose answer is that fact."""
+
+    id: str
+    statement: str = Field(min_length=1)
+    acknowledgement: str = Field(min_length=1)  # the response to the statement
+    question: str = Field(min_length=1)
+    answer: str = Field(min_length=1)
+
+
+class NameMessage(_Row):
+    """An utterance addressed to the listener by name, and its one-sentence summary."""
+
+    id: str
+    message: str = Field(pattern=r"\{name\}")  # "{name}" is replaced by the user's name
+    summary: str = Field(min_length=1)
+
+
+class DialogueLine(_Row):
+    speaker: Literal["A", "B", "C"]
+    en: str = Field(min_length=1)
+    zh: str = Field(min_length=1)
+
+
+class Dialogue(_Row):
+    """People talking in turns, with a Chinese translation of every line."""
+
+    id: str
+    domain: str
+    lines: list[DialogueLine] = Field(min_length=2)
+
+
 RowT = TypeVar("RowT", bound=_Row)
 
 
-def _read(path: Path, model: type[RowT]) -> tuple[RowT, ...]:
+def _read(path: Path, model: type[RowT], required: bool = True) -> tuple[RowT, ...]:
+    if not required and not path.exists():
+        return ()  # the subtasks that need it drop their streams, counted
     rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -63,6 +111,10 @@ class TextCatalog:
     qa: tuple[QaPair, ...]
     en_zh: tuple[ParallelPair, ...]
     asr: tuple[AsrPassage, ...]
+    conversations: tuple[Conversation, ...] = ()
+    history: tuple[HistoryFact, ...] = ()
+    name_messages: tuple[NameMessage, ...] = ()
+    dialogues: tuple[Dialogue, ...] = ()
 
     def passages(self) -> list[list[ParallelPair]]:
         """Parallel sentences grouped: a passage's sentences in order, or one
@@ -80,4 +132,8 @@ def load_texts(catalog_dir: Path) -> TextCatalog:
         qa=_read(directory / "qa_pairs.jsonl", QaPair),
         en_zh=_read(directory / "en_zh_pairs.jsonl", ParallelPair),
         asr=_read(directory / "asr_passages.jsonl", AsrPassage),
+        conversations=_read(directory / "conversations.jsonl", Conversation, required=False),
+        history=_read(directory / "history_facts.jsonl", HistoryFact, required=False),
+        name_messages=_read(directory / "name_messages.jsonl", NameMessage, required=False),
+        dialogues=_read(directory / "dialogues.jsonl", Dialogue, required=False),
     )

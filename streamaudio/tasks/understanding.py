@@ -49,7 +49,7 @@ QA_BRIEF = SceneBrief(
 )
 
 
-@register("sound_event_qa", ABILITY, brief=QA_BRIEF, summary=(
+@register("sound_event_qa", ABILITY, brief=QA_BRIEF, stretches=False, summary=(
           "A text instruction asks about a sound (wait for a named sound, or name the next "
           "sound); the answer comes in the chunk holding that sound's last core sample."))
 def sound_event_qa(ctx: PlanContext) -> ScenePlan | Drop:
@@ -96,7 +96,7 @@ def describe_in_order(labels: list[str]) -> str:
     return f"First {labels[0]}{middle}, and finally {labels[-1]}."
 
 
-@register("scene_description", ABILITY, summary=(
+@register("scene_description", ABILITY, stretches=False, summary=(
           "An instruction asks for a description; 3-5 sounds from one setting follow, and the "
           "sentence listing them in order comes in the chunk holding the last one's last "
           "core sample."))
