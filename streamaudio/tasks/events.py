@@ -58,6 +58,17 @@ def pick_voice(ctx: PlanContext, language: str) -> VoicePlan | Drop:
     return voice.model_copy(update={"speed": speed})
 
 
+def pick_voices(ctx: PlanContext, language: str, count: int) -> list[VoicePlan] | Drop:
+    """`count` different voices (each at a drawn speed) for people who talk in turns."""
+    voices = ctx.voices.get(language, ())
+    if len(voices) < count:
+        return Drop("too_few_voices", f"{count} speakers need {count} {language!r} voices, "
+                    f"{len(voices)} configured")
+    chosen = [voices[int(i)] for i in ctx.rng.permutation(len(voices))[:count]]
+    return [voice.model_copy(update={"speed": ctx.speeds[int(ctx.rng.integers(
+        0, len(ctx.speeds)))]}) for voice in chosen]
+
+
 def speech_event(
     event_id: str,
     text: str,
@@ -67,6 +78,9 @@ def speech_event(
     emit_words: bool = False,
     language: str = "en",
     continues_turn: bool = False,
+    speaker: str = "",
+    voice_locked: bool = False,
+    verified_silent: bool = False,
 ) -> EventPlan:
     return EventPlan(
         event_id=event_id,
@@ -83,6 +97,9 @@ def speech_event(
         emotion=emotion,
         emit="words" if emit_words else "end",
         continues_turn=continues_turn,
+        speaker=speaker,
+        voice_locked=voice_locked,
+        verified_silent=verified_silent,
     )
 
 
