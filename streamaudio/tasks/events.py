@@ -23,6 +23,7 @@ def sound_event(
     catalog: Catalog,
     response: str = "",
     emotion: Emotion | None = None,
+    verified_silent: bool = False,
 ) -> EventPlan:
     label = catalog.classes[sound_class].label
     return EventPlan(
@@ -37,6 +38,7 @@ def sound_event(
         trigger=bool(response),
         response=response,
         emotion=emotion,
+        verified_silent=verified_silent,
     )
 
 

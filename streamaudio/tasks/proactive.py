@@ -16,9 +16,10 @@ ABILITY = "proactive_response"
 def _benign_events(
     ctx: PlanContext, setting: Setting, foreground: int, background: int
 ) -> list[EventPlan]:
+    """Benign foreground turns (verified silent), background sounds, maybe ambience."""
     rng = ctx.rng
     events = [
-        sound_event(f"fg{i}", cls, "foreground", setting, ctx.catalog)
+        sound_event(f"fg{i}", cls, "foreground", setting, ctx.catalog, verified_silent=True)
         for i, cls in enumerate(pick(rng, setting.benign, foreground))
     ]
     events += [
@@ -47,7 +48,7 @@ SILENCE_BRIEF = SceneBrief(
 )
 
 
-@register("hazard_alert", ABILITY,
+@register("hazard_alert", ABILITY, negatives=True, summary=
           "A safety-relevant sound among benign ones; the response is a warning in the "
           "chunk holding the hazard's last core sample.", brief=HAZARD_BRIEF)
 def hazard_alert(ctx: PlanContext) -> ScenePlan | Drop:
@@ -144,15 +145,16 @@ def care_response(ctx: PlanContext) -> ScenePlan | Drop:
     count = int(rng.integers(2, 5))  # 2-4 benign events, the first in the foreground
     n_fg = int(rng.integers(1, count + 1))
     classes = pick(rng, benign, count)
-    foreground = [sound_event(f"fg{i}", cls, "foreground", setting, ctx.catalog)
-                  for i, cls in enumerate(classes[:n_fg])]
+    foreground = [sound_event(f"fg{i}", cls, "foreground", setting, ctx.catalog,
+                              verified_silent=True) for i, cls in enumerate(classes[:n_fg])]
     background = [sound_event(f"bg{i}", cls, "background", setting, ctx.catalog)
                   for i, cls in enumerate(classes[n_fg:])]
     cry = sound_event("distress", signal, "foreground", setting, ctx.catalog,
                       response=check_ins[int(rng.integers(0, len(check_ins)))], emotion=emotion)
     foreground.insert(int(rng.integers(1, len(foreground) + 1)), cry)
     if ctx.catalog.by_class(LAUGHTER) and rng.uniform() < LAUGHTER_SHARE:
-        laugh = sound_event("laughter", LAUGHTER, "foreground", setting, ctx.catalog)
+        laugh = sound_event("laughter", LAUGHTER, "foreground", setting, ctx.catalog,
+                            verified_silent=True)
         foreground.insert(int(rng.integers(0, len(foreground) + 1)), laugh)
     return ScenePlan(stream_id=ctx.stream_id, ability=ABILITY, subtask="care_response",
                      setting=setting.name, seed=ctx.seed, events=foreground + background)

@@ -41,12 +41,13 @@ def as_negative(plan: ScenePlan, grammar: SceneGrammar, catalog: Catalog,
 
 def with_stretch(plan: ScenePlan, grammar: SceneGrammar, catalog: Catalog,
                  rng: np.random.Generator) -> ScenePlan:
-    """1-2 benign foreground sounds, none of a class the plan uses, before the
+    """1-2 benign foreground sounds, of no class heard as a turn, before the
     first turn and labelled verified silent; the plan unchanged if none fit."""
     setting = grammar.by_name(plan.setting)
     if setting is None:
         return plan
-    used = {event.sound_class for event in plan.events}
+    # never a class heard as a turn: it could be the one a response is about
+    used = {event.sound_class for event in plan.events if event.role == "foreground"}
     spare = [name for name in household(setting, catalog) if name not in used]
     room = min(MAX_STRETCH_EVENTS, MAX_EVENTS - len(plan.events), len(spare))
     if room < 1:

@@ -114,3 +114,41 @@ def test_words_are_emitted_in_the_chunk_where_each_ends() -> None:
     assert labels.decisions == [1, 1, 1, 0]
     assert labels.responses[:3] == ["hello", "there big", "world"]
     assert set(labels.emotions[:3]) == {"normal"}
+
+
+def _speaker_plan(speakers: list[str]) -> GroundedPlan:
+    from streamaudio.schema import VoicePlan, WordSpan
+
+    events, grounded = [], []
+    for i, speaker in enumerate(speakers):
+        events.append(EventPlan(event_id=f"t{i}", role="foreground", kind="speech",
+                                caption="c", query="q", fallback_caption="f",
+                                text="yes please", speaker=speaker, emit="words",
+                                voice=VoicePlan(backend="flite", voice="slt")))
+        grounded.append(GroundedEvent(
+            event_id=f"t{i}", clip=REF, clip_offset=0, length=12_800, onset=i * 20_000,
+            core_start=0, core_end=12_000, gain_db=0.0,
+            words=[WordSpan(word="yes", start=0, end=3_000),
+                   WordSpan(word="please", start=8_000, end=12_000)]))
+    scene = ScenePlan(stream_id="s", ability="a", subtask="t", setting="x", seed=1,
+                      events=events)
+    bed = [BedLayer(kind="coloured", colour="pink", noise_seed=1, gain_db=-40.0)]
+    return GroundedPlan(scene=scene, sample_rate=16_000, num_samples=len(speakers) * 20_000,
+                        events=grounded, bed=bed)
+
+
+def test_a_turn_change_tags_the_new_speakers_first_word() -> None:
+    labels = derive_labels(_speaker_plan(["A", "A", "B"]), CHUNK)
+    said = [text for text in labels.responses if text]
+    assert said == ["[A] yes", "please", "yes", "please", "[B] yes", "please"]
+
+
+def test_verified_silent_chunks_cover_what_starts_inside_the_span() -> None:
+    from streamaudio.compose.labels import verified_silent_chunks
+
+    plan = _plan(60_000, [(1_000, 11_800, False), (20_000, 6_400, True)])
+    quiet = plan.scene.events[0].model_copy(update={"verified_silent": True})
+    scene = plan.scene.model_copy(update={"events": [quiet, *plan.scene.events[1:]]})
+    plan = plan.model_copy(update={"scene": scene})
+    # samples 1_000..12_799: chunks starting at 6_400 (1) and 12_800 is past the end
+    assert verified_silent_chunks(plan, CHUNK) == [1]
