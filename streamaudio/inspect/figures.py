@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
+from streamaudio.compose.labels import verified_silent_chunks
 from streamaudio.inspect.data import (
     ROLES,
     CorpusStats,
@@ -27,11 +28,14 @@ from streamaudio.inspect.data import (
     stream_seconds,
     subtask_rows,
 )
+from streamaudio.schema import GroundedPlan
 from streamaudio.shards.reader import StreamRecord
 
 ROLE_COLOURS = {"foreground": "tab:red", "background": "tab:blue", "ambient": "tab:gray"}
 RESPONSE_COLOUR = "gold"
 RESPONSE_GID = "response"  # gid of the shaded response chunks on the waveform
+SILENT_COLOUR = "palegreen"
+SILENT_GID = "verified_silent"  # gid of the verified-silent chunks on the waveform
 CHARS_PER_S_INCH = 13.0  # 7 pt caption characters per inch of axis
 ENVELOPE = 32  # samples per min/max point of the drawn waveform
 # responses may be Chinese: matplotlib falls back glyph by glyph along this list;
@@ -52,7 +56,8 @@ def figure_png(fig: Figure, dpi: int = 100) -> bytes:
 
 def stream_figure(record: StreamRecord) -> Figure:
     """Responses, waveform, spectrogram and events on one time axis (axes labelled
-    so), with the 400 ms chunk grid and the response chunks shaded."""
+    so), with the 400 ms chunk grid, the response chunks shaded and the
+    verified-silent chunks tinted green."""
     lanes = event_lanes(record)
     rows = {
         r: 1 + max([lane.row for lane in lanes if lane.event.role == r], default=0) for r in ROLES
@@ -95,6 +100,11 @@ def stream_figure(record: StreamRecord) -> Figure:
             linewidths=0.4,
             alpha=0.6,
         )
+    chunk_s = record.chunk_ms / 1000
+    plan = GroundedPlan.model_validate_json(record.plan)
+    for chunk in verified_silent_chunks(plan, plan.sample_rate * record.chunk_ms // 1000):
+        wave_ax.axvspan(chunk * chunk_s, (chunk + 1) * chunk_s, color=SILENT_COLOUR,
+                        alpha=0.35, gid=SILENT_GID, zorder=0, lw=0)
     for chunk in response_chunks(record):
         wave_ax.axvspan(
             chunk.start_s,

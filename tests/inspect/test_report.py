@@ -14,8 +14,10 @@ from matplotlib.image import imread
 from typer.testing import CliRunner
 
 from streamaudio.cli import app
-from streamaudio.inspect.figures import RESPONSE_GID, stream_figure, summary_figures
+from streamaudio.compose.labels import verified_silent_chunks
+from streamaudio.inspect.figures import RESPONSE_GID, SILENT_GID, stream_figure, summary_figures
 from streamaudio.inspect.report import write_report
+from streamaudio.schema import GroundedPlan
 from streamaudio.shards.reader import StreamRecord, iter_streams
 
 SUBTASKS = {"hazard_alert", "benign_silence", "sound_event_qa"}
@@ -62,6 +64,10 @@ def _check_stream_figure(record: StreamRecord) -> None:
     assert len(shaded) == responses
     starts = sorted(p.get_x() for p in shaded)
     assert starts == [0.4 * i for i in np.flatnonzero(record.decisions)]
+    plan = GroundedPlan.model_validate_json(record.plan)
+    tinted = sorted(round(p.get_x() / 0.4) for p in wave.patches if p.get_gid() == SILENT_GID)
+    assert tinted == verified_silent_chunks(plan, 6_400)
+    assert not set(tinted) & set(np.flatnonzero(record.decisions).tolist())
     assert len(_axes(fig, "responses").texts) == max(responses, 1)  # or "every chunk silent"
     grid = [c for c in wave.collections if isinstance(c, LineCollection)]
     assert len(grid) == 1 and len(grid[0].get_segments()) == record.num_chunks + 1
