@@ -17,6 +17,10 @@ def summary_tables(manifest: dict[str, Any]) -> list[Table]:
     overview.add_row("hours", f"{totals['hours']:.4f}")
     overview.add_row("shards", str(totals["shards"]))
     overview.add_row("response share of chunks", f"{totals['response_share']:.3f}")
+    overview.add_row("verified-silent share of chunks",
+                     f"{totals.get('verified_silent_share', 0.0):.3f}")
+    for name, reason in manifest.get("skipped_subtasks", {}).items():
+        overview.add_row(f"skipped {name}", reason)
     overview.add_row("config hash", manifest["config_hash"])
 
     # abilities are in manifest.json and the dataset card; at 80 columns the
