@@ -219,15 +219,21 @@ def regen(
 
 @app.command()
 def subtasks(config: ConfigOption = None, set_: SetOption = None) -> None:
-    """List the 28 subtasks of the taxonomy: built ones and those still planned."""
+    """List the 28 subtasks of the taxonomy with their mixture share here: built
+    ones, those this configuration cannot build (and why), and planned ones."""
     cfg = _config(config, set_)
     taxonomy = load_taxonomy(cfg.catalog.directory)
-    weights = taxonomy.weights()
+    builder = CorpusBuilder(cfg)
+    blocked = {s.name: reason for s in all_subtasks()
+               if (reason := builder.unavailable(s)) is not None}
+    weights = taxonomy.weights({s.name for s in all_subtasks()} - set(blocked))
     for ability, spec in taxonomy.abilities.items():
         console.print(f"[bold]{ability}[/] ({spec.share} % of the paper's corpus)")
         for name, sub in spec.subtasks.items():
-            share = f"{100 * weights[name]:.1f} %" if name in weights else "planned"
-            console.print(f"  {name} [{share}]: {sub.contains}")
+            share = (f"{100 * weights[name]:.1f} %" if name in weights
+                     else f"skipped: {blocked[name]}" if name in blocked else "planned")
+            console.print(f"  {name} [{share}]: {sub.contains}", markup=False,
+                          highlight=False)
 
 
 @catalog_app.command("ingest")
