@@ -61,7 +61,9 @@ def derive_labels(plan: GroundedPlan, chunk_samples: int) -> ChunkLabels:
         if decisions[chunk]:
             raise LabelConflict(f"chunk {chunk} holds both words and a response")
         decisions[chunk] = 1
-        responses[chunk] = " ".join(word for _, word in sorted(ending))
+        # by end sample only: words the ASR timed together ("$200" for "two hundred
+        # dollars") keep their spoken order (the sort is stable)
+        responses[chunk] = " ".join(word for _, word in sorted(ending, key=lambda w: w[0]))
         emotions[chunk] = "normal"
     return ChunkLabels(decisions=decisions, responses=responses, emotions=emotions)
 

@@ -152,3 +152,13 @@ def test_verified_silent_chunks_cover_what_starts_inside_the_span() -> None:
     plan = plan.model_copy(update={"scene": scene})
     # samples 1_000..12_799: chunks starting at 6_400 (1) and 12_800 is past the end
     assert verified_silent_chunks(plan, CHUNK) == [1]
+
+
+def test_words_timed_together_keep_their_spoken_order() -> None:
+    from streamaudio.schema import WordSpan
+
+    plan = _speaker_plan([""])
+    said = [WordSpan(word=w, start=1_000, end=5_000) for w in ("two", "hundred", "dollars")]
+    event = plan.events[0].model_copy(update={"words": said})
+    plan = plan.model_copy(update={"events": [event]})
+    assert derive_labels(plan, CHUNK).responses[0] == "two hundred dollars"
