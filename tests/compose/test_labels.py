@@ -157,8 +157,8 @@ def test_verified_silent_chunks_cover_what_starts_inside_the_span() -> None:
 def test_words_timed_together_keep_their_spoken_order() -> None:
     from streamaudio.schema import WordSpan
 
-    plan = _speaker_plan([""])
+    plan = _speaker_plan(["", "", ""])
     said = [WordSpan(word=w, start=1_000, end=5_000) for w in ("two", "hundred", "dollars")]
     event = plan.events[0].model_copy(update={"words": said})
-    plan = plan.model_copy(update={"events": [event]})
+    plan = plan.model_copy(update={"events": [event, *plan.events[1:]]})
     assert derive_labels(plan, CHUNK).responses[0] == "two hundred dollars"
