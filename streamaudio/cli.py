@@ -91,8 +91,9 @@ def build(
                    if (reason := builder.unavailable(s)) is not None}
         for name, reason in skipped.items():
             errors.print(f"[yellow]skipped {name}[/]: {reason}")
-        chosen = [s for s in all_subtasks() if s.name not in skipped]
-        weights = load_taxonomy(cfg.catalog.directory).weights({s.name for s in chosen})
+        buildable = {s.name for s in all_subtasks()} - set(skipped)
+        weights = load_taxonomy(cfg.catalog.directory).weights(buildable)
+        chosen = [s for s in all_subtasks() if s.name in weights]  # built in the taxonomy
         counts = mixture_counts(streams, {s.name: weights[s.name] for s in chosen})
         console.print("mixture: " + ", ".join(f"{n} {c}" for n, c in counts.items()))
     jobs = len(shard_jobs(chosen, counts, seed, cfg))
