@@ -6,6 +6,7 @@ import pytest
 
 from streamaudio.config import load_config
 from streamaudio.corpus import build_corpus
+from streamaudio.pipeline import CorpusBuilder
 from streamaudio.retrieve.catalog import load_catalogs
 from streamaudio.shards.reader import iter_streams, list_shards
 from streamaudio.tasks.registry import all_subtasks
@@ -24,11 +25,14 @@ def installed() -> int:
 
 def test_every_subtask_builds_validates_and_reproduces(tmp_path: Path, installed: int) -> None:
     cfg = load_config(overrides=["shards.streams_per_shard=2"])
+    offline = [s for s in all_subtasks() if CorpusBuilder(cfg).unavailable(s) is None]
+    # the one subtask offline speech cannot make: Chinese needs a CosyVoice server
+    assert {s.name for s in all_subtasks()} - {s.name for s in offline} == {"zh_en_translation"}
     for side in ("a", "b"):
-        report = build_corpus(tmp_path / side, all_subtasks(), 2, 11, cfg)
-        assert report.manifest["totals"]["streams"] == 2 * len(all_subtasks())
+        report = build_corpus(tmp_path / side, offline, 2, 11, cfg)
+        assert report.manifest["totals"]["streams"] == 2 * len(offline)
     checked, failures = validate_corpus(tmp_path / "a")
-    assert failures == [] and checked == 2 * len(all_subtasks())
+    assert failures == [] and checked == 2 * len(offline)
     for left, right in zip(list_shards(tmp_path / "a"), list_shards(tmp_path / "b"),
                            strict=True):
         assert left.read_bytes() == right.read_bytes()
