@@ -1,5 +1,6 @@
 """Checks of the hand-written text catalogs in catalogs/text/: voice-chat QA pairs, en->zh
-parallel sentences, real-time ASR passages and the TTS->ASR round-trip sentences."""
+parallel sentences, real-time ASR passages, the TTS->ASR round-trip sentences, and the
+conversations, history facts and name messages of the chat and instruction subtasks."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ QA_FILE = TEXT / "qa_pairs.jsonl"
 EN_ZH_FILE = TEXT / "en_zh_pairs.jsonl"
 ASR_FILE = TEXT / "asr_passages.jsonl"
 ROUNDTRIP_FILE = TEXT / "roundtrip_sentences.txt"
+CONVERSATIONS_FILE = TEXT / "conversations.jsonl"
+HISTORY_FILE = TEXT / "history_facts.jsonl"
+NAME_MESSAGES_FILE = TEXT / "name_messages.jsonl"
 
 QA_TOPICS = {
     "everyday",
@@ -54,6 +58,11 @@ EN_ZH_DOMAINS = {
     "daily_life",
 }
 ASR_STYLES = {"dictation", "meeting", "lecture", "phone_call", "podcast", "announcement", "story"}
+CONVERSATION_TOPICS = {
+    "cooking", "travel", "health", "home", "work", "shopping", "weather", "sports", "music",
+    "pets", "garden", "family", "weekend", "school", "technology", "money", "wellbeing",
+    "transport", "books", "films",
+}  # fmt: skip
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 ASCII_LETTER = re.compile(r"[A-Za-z]")
@@ -113,6 +122,16 @@ def check_ids(rows: list[dict[str, Any]], pattern: str) -> None:
 def test_loader_accepts_all_catalogs() -> None:
     catalog = load_texts.__wrapped__(ROOT / "catalogs")
     assert catalog.qa and catalog.en_zh and catalog.asr
+    assert catalog.conversations and catalog.history and catalog.name_messages
+
+
+def speakable(text: str) -> None:
+    """Plain spoken English: no digits, markup or Chinese, tidy spacing, a final stop."""
+    assert not DIGIT.search(text), f"digits are read oddly by TTS: {text}"
+    assert not MARKUP.search(text), f"markup or URL: {text}"
+    assert not CJK.search(text), text
+    assert text == text.strip() and "  " not in text, repr(text)
+    assert text[-1] in ".?!", text
 
 
 # ---------------------------------------------------------------- QA pairs
@@ -276,3 +295,119 @@ def test_roundtrip_sentences(roundtrip: list[str]) -> None:
     assert sum(1 for s in roundtrip if "," in s) >= 20
     lengths = [words(s) for s in roundtrip]
     assert min(lengths) <= 5 and max(lengths) >= 18, (min(lengths), max(lengths))
+
+
+# ---------------------------------------------------------------- conversations
+
+
+@pytest.fixture(scope="module")
+def conversations() -> list[dict[str, Any]]:
+    return read_jsonl(CONVERSATIONS_FILE)
+
+
+def test_conversation_keys_ids_and_counts(conversations: list[dict[str, Any]]) -> None:
+    for row in conversations:
+        assert set(row) == {"id", "topic", "exchanges"}, row
+        assert row["topic"] in CONVERSATION_TOPICS, row
+        for exchange in row["exchanges"]:
+            assert set(exchange) == {"user", "assistant", "emotion"}, row["id"]
+    check_ids(conversations, r"conv-\d{4}")
+    assert len(conversations) >= 40
+    topics = Counter(row["topic"] for row in conversations)
+    assert set(topics) == CONVERSATION_TOPICS and min(topics.values()) >= 2, topics
+
+
+def test_conversation_turns_are_short_and_speakable(
+    conversations: list[dict[str, Any]],
+) -> None:
+    for row in conversations:
+        assert 4 <= len(row["exchanges"]) <= 8, row["id"]
+        for exchange in row["exchanges"]:
+            user, assistant = exchange["user"], exchange["assistant"]
+            assert 3 <= words(user) <= 12, user
+            assert words(assistant) <= 25 and 1 <= len(sentences(assistant)) <= 2, assistant
+            speakable(user)
+            speakable(assistant)
+    openings = [row["exchanges"][0]["user"].lower() for row in conversations]
+    assert len(openings) == len(set(openings))
+
+
+def test_conversation_emotions(conversations: list[dict[str, Any]]) -> None:
+    emotions = Counter(e["emotion"] for row in conversations for e in row["exchanges"])
+    assert set(emotions) <= set(EMOTIONS) - {"angry"}, emotions  # never answered angrily
+    assert emotions["normal"] > sum(emotions.values()) / 2, emotions
+    for needed in ("happy", "sad", "urgent", "surprise"):
+        assert emotions[needed] >= 2, emotions
+
+
+# ---------------------------------------------------------------- history facts
+
+
+@pytest.fixture(scope="module")
+def history() -> list[dict[str, Any]]:
+    return read_jsonl(HISTORY_FILE)
+
+
+def test_history_keys_ids_and_counts(history: list[dict[str, Any]]) -> None:
+    for row in history:
+        assert set(row) == {"id", "statement", "acknowledgement", "question", "answer"}, row
+        assert all(isinstance(v, str) for v in row.values()), row
+    check_ids(history, r"hist-\d{4}")
+    assert len(history) >= 60
+    for key in ("statement", "question"):
+        texts = [row[key].lower() for row in history]
+        assert len(texts) == len(set(texts)), [t for t, n in Counter(texts).items() if n > 1]
+
+
+def test_history_texts(history: list[dict[str, Any]]) -> None:
+    for row in history:
+        assert 4 <= words(row["statement"]) <= 12, row["statement"]
+        assert words(row["acknowledgement"]) <= 10, row["acknowledgement"]
+        assert 3 <= words(row["question"]) <= 10 and row["question"].endswith("?"), row
+        assert 1 <= words(row["answer"]) <= 8, row["answer"]
+        for key in ("statement", "acknowledgement", "question", "answer"):
+            speakable(row[key])
+        assert not row["statement"].endswith("?"), row
+        # the answer's content words come from the statement: the fact is recalled, not new
+        content = {w.strip(".,?!").lower() for w in row["answer"].split()} - {
+            "at", "on", "in", "the", "a", "for", "yes", "your", "to", "by", "of"}
+        stated = {w.strip(".,?!'s").lower() for w in row["statement"].split()} | {
+            w.strip(".,?!").lower() for w in row["statement"].split()}
+        assert content <= stated, (row["id"], content - stated)
+
+
+# ---------------------------------------------------------------- name messages
+
+
+@pytest.fixture(scope="module")
+def name_messages() -> list[dict[str, Any]]:
+    return read_jsonl(NAME_MESSAGES_FILE)
+
+
+def test_name_message_keys_ids_and_counts(name_messages: list[dict[str, Any]]) -> None:
+    for row in name_messages:
+        assert set(row) == {"id", "message", "summary"}, row
+    check_ids(name_messages, r"name-\d{4}")
+    assert len(name_messages) >= 60
+    texts = [row["message"].lower() for row in name_messages]
+    assert len(texts) == len(set(texts))
+
+
+def test_name_messages_have_one_placeholder_and_a_summary(
+    name_messages: list[dict[str, Any]],
+) -> None:
+    from streamaudio.tasks.instruction_following import NAMES, mentions
+
+    for row in name_messages:
+        message, summary = row["message"], row["summary"]
+        assert message.count("{name}") == 1 and not re.search(r"[{}]", message.replace(
+            "{name}", "")), message
+        filled = message.replace("{name}", "Alex")
+        assert 5 <= words(filled) <= 18, message
+        speakable(filled)
+        speakable(summary)
+        assert summary.startswith("They ") and len(sentences(summary)) == 1, summary
+        assert "{name}" not in summary and words(summary) <= 20, summary
+        # names the message could be heard to say already ("Tom" in "tomorrow") are not
+        # filled in; nearly every configured name must stay usable
+        assert sum(mentions(message, name) for name in NAMES) <= 1, message
