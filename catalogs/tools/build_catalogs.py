@@ -1783,6 +1783,10 @@ def summary(
         lines.append("")
     used = sum(1 for c in classes if counts[c])
     lines.append(f"{used} of {len(classes)} classes have clips; {total_n} clips in all.")
+    unrecorded = sorted(c for c in classes if not counts[c])
+    if unrecorded:
+        names = ", ".join(f"`{c}`" for c in unrecorded)
+        lines.append(f"Without a recording, generated when grounded: {names}.")
     return "\n".join(lines) + "\n"
 
 

@@ -1,9 +1,16 @@
 """Offline grounding: bind each planned event to a catalog clip of its sound
 class, lay the stream out in samples, and decide gains, bed and room. The
-result is a GroundedPlan that renders without further randomness."""
+result is a GroundedPlan that renders without further randomness.
+
+A class with no installed clip (doorbells, knocks and appliance beeps have no
+recording here) is made by the generator chain from the event's fallback caption
+and checked like a retrieved candidate: cleanliness, duration fit and continuity
+with the events before it. Identity is not scored by class: no text embedding is
+loaded, and the synth refuses any caption it has no recipe for."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -11,12 +18,16 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from streamaudio.compose.labels import LabelConflict, derive_labels
+from streamaudio.compose.loudness import measure_lufs
 from streamaudio.compose.mix import ProcessedClip
 from streamaudio.compose.noise import unit_noise_lufs
 from streamaudio.compose.timeline import Placement, SpanRequest, layout
 from streamaudio.config import Config
+from streamaudio.dsp.tfjp import run_tfjp
+from streamaudio.generate.store import GeneratorChain
 from streamaudio.ground.store import CatalogClipStore
-from streamaudio.retrieve.verify import ClipFeatures
+from streamaudio.retrieve.index import Candidate
+from streamaudio.retrieve.verify import ClipFeatures, features, verify
 from streamaudio.schema import (
     BedLayer,
     ClipRef,
@@ -34,6 +45,8 @@ if TYPE_CHECKING:
     from streamaudio.ground.retrieval import Chosen
 
 CANDIDATES_PER_EVENT = 3  # the paper verifies the top 3 candidates
+GENERATED_S = 2.0  # a generated event's length when the plan gives none (as retrieval)
+NEIGHBOURS = 2  # continuity is checked against the sound events placed just before
 COLOURS: tuple[Colour, ...] = ("white", "pink", "brown")
 
 
@@ -71,10 +84,53 @@ class SoundRetriever(Protocol):
              stats: Counter[str]) -> Chosen | Drop: ...
 
 
+def _generate(event: EventPlan, store: CatalogClipStore, cfg: Config, seed: int,
+              stats: Counter[str], before: list[_Bound],
+              generators: GeneratorChain | None) -> _Bound | Drop:
+    """A clip of a class with no installed recording, from the generator chain,
+    kept only if it passes verification (identity aside: see the module doc)."""
+    if store.generated is None:
+        return Drop("no_clip_for_class", f"{event.event_id}: class {event.sound_class!r} "
+                    "(and no store for generated clips)")
+    chain = generators if generators is not None else GeneratorChain(cfg)
+    made = chain.generate(event.fallback_caption, event.duration_s or GENERATED_S, seed,
+                          event.caption)
+    if isinstance(made, Drop):
+        return Drop("no_clip_for_class", f"{event.event_id}: class {event.sound_class!r}; "
+                    f"{made.detail}")
+    rate = cfg.audio.sample_rate
+    try:
+        result = run_tfjp(made.audio, rate, cfg.tfjp, cfg.audio.grid_samples)
+    except ValueError as error:
+        return Drop("generated_rejected", f"{event.event_id}: {error}")
+    # neighbours measured on their processed clips (class mode keeps no raw audio)
+    near = [features(b.clip.audio, rate) for b in before if b.event.kind != "speech"]
+    verdict = verify(Candidate(made.clip_id, float("nan"), 0), made.audio, result,
+                     event.duration_s, False, near[-NEIGHBOURS:], cfg)
+    failed = [name for name in verdict.failed_criteria() if name != "identity"]
+    if failed:
+        for criterion in failed:
+            stats[f"verify_failed:{criterion}"] += 1
+        stats["no_verified_clip"] += 1
+        return Drop("no_verified_clip", f"{event.event_id}: generated clip failed {failed}")
+    stats[f"generated:{made.backend}"] += 1
+    sha = hashlib.sha256(result.audio.astype(np.float32).tobytes()).hexdigest()
+    store.keep_generated(sha, result.audio)  # rendering reads it by content hash
+    clip = ProcessedClip(result.audio, result.core_start, result.core_end,
+                         measure_lufs(result.audio, rate), result.snr_db)
+    evidence: dict[str, float | int | str] = {
+        "selection": f"generated:{made.backend}", "prompt": made.prompt,
+        "generator": made.version, "generation_seed": made.seed, "identity": "by_class",
+        "clip_lufs": round(clip.lufs, 3),
+        "tfjp_snr_db": round(clip.snr_db, 3) if np.isfinite(clip.snr_db) else "n/a"}
+    return _Bound(event, clip, made.ref().model_copy(update={"sha256": sha}), False, evidence)
+
+
 def _bind(
     event: EventPlan, store: CatalogClipStore, speech: SpeechSource | None,
     rng: np.random.Generator, stats: Counter[str],
     retriever: SoundRetriever | None = None, neighbours: list[ClipFeatures] | None = None,
+    before: list[_Bound] | None = None, generators: GeneratorChain | None = None,
 ) -> _Bound | Drop:
     if event.kind == "speech":
         if speech is None:
@@ -93,7 +149,8 @@ def _bind(
         return _Bound(event, chosen.clip, chosen.ref, chosen.loopable, chosen.evidence)
     entries = store.catalog.by_class(event.sound_class)
     if not entries:
-        return Drop("no_clip_for_class", f"{event.event_id}: class {event.sound_class!r}")
+        return _generate(event, store, store.cfg, int(rng.integers(0, 2**31 - 1)), stats,
+                         before or [], generators)
     order = rng.permutation(len(entries))[:CANDIDATES_PER_EVENT]
     for tried, index in enumerate(order, start=1):
         entry = entries[int(index)]
@@ -203,13 +260,17 @@ def ground_scene(
     speech: SpeechSource | None = None,
     stats: Counter[str] | None = None,
     retriever: SoundRetriever | None = None,
+    generators: GeneratorChain | None = None,
 ) -> GroundedPlan | Drop | Retry:
+    """`generators` makes classes with no installed clip when grounding by class
+    (None: the configured chain, built when first needed)."""
     rng = np.random.default_rng([scene.seed, 1])  # grounding's own stream of draws
     bound: list[_Bound] = []
     neighbours: list[ClipFeatures] = []
     counts = stats if stats is not None else Counter()
     for event in scene.events:
-        result = _bind(event, store, speech, rng, counts, retriever, neighbours)
+        result = _bind(event, store, speech, rng, counts, retriever, neighbours, bound,
+                       generators)
         if isinstance(result, Drop):
             return result
         bound.append(result)

@@ -4,9 +4,10 @@ sounds; the answer comes in the chunk where the sound asked about has ended."""
 from __future__ import annotations
 
 from streamaudio.plan.brief import SceneBrief
-from streamaudio.schema import ScenePlan
+from streamaudio.schema import Emotion, ScenePlan
+from streamaudio.speech.voices import describe_voice, voice_traits
 from streamaudio.stage import Drop
-from streamaudio.tasks.events import pick, sound_event
+from streamaudio.tasks.events import pick, pick_voice, sound_event, speech_event
 from streamaudio.tasks.registry import PlanContext, register
 
 ABILITY = "audio_understanding"
@@ -117,3 +118,116 @@ def scene_description(ctx: PlanContext) -> ScenePlan | Drop:
     return ScenePlan(stream_id=ctx.stream_id, ability=ABILITY, subtask="scene_description",
                      setting=setting.name, seed=ctx.seed,
                      instruction=_choice(ctx, _DESCRIBE), events=events)
+
+
+# Music: what every clip of the class is played on (the label says it too). background_music
+# is left out: its tracks (orchestral, chiptune, a piano piece) have no one instrument.
+INSTRUMENTS = {
+    "keyboard_instrument": "a piano or a harpsichord",
+    "plucked_strings": "a guitar or a harp",
+    "brass_horn": "a horn or a trumpet",
+    "bowed_strings": "a cello",
+    "mallet_percussion": "a xylophone",
+    "drums_percussion": "drums",
+}
+_ASK_INSTRUMENT = (
+    "What instrument is playing? Tell me when it ends.",
+    "Name the instrument you hear.",
+    "When the music stops, tell me which instrument it was.",
+)
+_INSTRUMENT_ANSWERS: tuple[tuple[str, Emotion], ...] = (
+    ("That was {instrument}.", "normal"),
+    ("It was played on {instrument}.", "normal"),
+    ("Lovely, that was {instrument}!", "happy"),
+    ("That sounded like {instrument}, nice!", "happy"),
+)
+
+
+def _sentence(text: str) -> str:
+    return text[0].upper() + text[1:]
+
+
+@register("music_qa", ABILITY, stretches=False, summary=(
+          "An instruction asks which instrument plays; 0-2 other sounds of the setting "
+          "(silent turns), then a music excerpt of one instrument class, whose end brings "
+          "the answer naming the instrument (normal or happy)."))
+def music_qa(ctx: PlanContext) -> ScenePlan | Drop:
+    rng = ctx.rng
+    playable = [name for name in INSTRUMENTS if ctx.catalog.by_class(name)]
+    if not playable:
+        return Drop("no_music_clips", "no instrument class has installed clips")
+    music = pick(rng, playable, 1)[0]
+    settings = [s for s in ctx.grammar.settings if music in s.benign]
+    setting = (settings[int(rng.integers(0, len(settings)))] if settings
+               else ctx.grammar.choose(rng))
+    others = [name for name in setting.benign
+              if ctx.catalog.classes[name].domain != "music"]
+    if not others:
+        return Drop("setting_too_small", f"{setting.name}: no sound that is not music")
+    n_fg = int(rng.integers(0, 3))
+    fg = [sound_event(f"fg{i}", name, "foreground", setting, ctx.catalog).model_copy(
+              update={"verified_silent": True})
+          for i, name in enumerate(pick(rng, others, n_fg))]
+    text, emotion = _INSTRUMENT_ANSWERS[int(rng.integers(0, len(_INSTRUMENT_ANSWERS)))]
+    excerpt = sound_event("music", music, "foreground", setting, ctx.catalog,
+                          response=_sentence(text.format(instrument=INSTRUMENTS[music])),
+                          emotion=emotion).model_copy(update={"kind": "music"})
+    n_bg = max(int(rng.integers(1, 3)), 2 - n_fg)  # a plan has at least three events
+    bg = [sound_event(f"bg{i}", name, "background", setting, ctx.catalog)
+          for i, name in enumerate(pick(rng, others, n_bg))]
+    return ScenePlan(stream_id=ctx.stream_id, ability=ABILITY, subtask="music_qa",
+                     setting=setting.name, seed=ctx.seed,
+                     instruction=_choice(ctx, _ASK_INSTRUMENT), events=[*fg, excerpt, *bg])
+
+
+# The place and the speaker. A setting is named from its description and the two most
+# telling sounds heard (those listed in the fewest settings: footsteps say little).
+_WHERE = ("Where do you think I am?", "Can you guess where I am right now?",
+          "Where does it sound like I am?")
+_WHO = ("Am I a man or a woman, do you think?", "Do I sound like a man or a woman?",
+        "What can you tell about my voice?")
+_VOICE_ANSWERS = ("You sound like {who}.", "I would say you are {who}.")
+
+
+def _telling(ctx: PlanContext, heard: list[str], count: int) -> list[str]:
+    """The `count` heard classes listed in the fewest settings, in the order heard."""
+    spread = {name: sum(name in s.benign for s in ctx.grammar.settings) for name in heard}
+    chosen = sorted(dict.fromkeys(heard), key=lambda name: (spread[name], heard.index(name)))
+    return sorted(chosen[:count], key=heard.index)
+
+
+@register("speaker_scene_qa", ABILITY, speech=True, summary=(
+          "2-4 sounds of one setting (silent turns), then the user asks where they are "
+          "(answer: the setting's description and two of the sounds heard) or whether they "
+          "sound like a man or a woman (answer: the locked voice's gender and accent); "
+          "answered in the chunk holding the question's last word."))
+def speaker_scene_qa(ctx: PlanContext) -> ScenePlan | Drop:
+    rng = ctx.rng
+    setting = ctx.grammar.choose(rng)
+    heard = pick(rng, setting.benign, int(rng.integers(2, 5)))
+    about_voice = bool(rng.uniform() < 0.5)
+    voice = pick_voice(ctx, "en")
+    if isinstance(voice, Drop):
+        return voice
+    if about_voice:
+        known = [v for v in ctx.voices.get("en", ()) if voice_traits(v) is not None]
+        if not known:
+            return Drop("no_voice_traits", "no configured English voice has known traits")
+        if voice_traits(voice) is None:  # redraw among the voices whose traits are known
+            voice = known[int(rng.integers(0, len(known)))].model_copy(
+                update={"speed": voice.speed})
+        traits = voice_traits(voice)
+        assert traits is not None
+        question = _choice(ctx, _WHO)
+        answer = _choice(ctx, _VOICE_ANSWERS).format(who=describe_voice(traits))
+    else:
+        question = _choice(ctx, _WHERE)
+        labels = [ctx.catalog.classes[name].label for name in _telling(ctx, heard, 2)]
+        answer = (f"It sounds like {setting.description}; I can hear "
+                  f"{' and '.join(labels)}.")
+    events = [sound_event(f"fg{i}", name, "foreground", setting, ctx.catalog).model_copy(
+                  update={"verified_silent": True}) for i, name in enumerate(heard)]
+    events.append(speech_event("question", question, voice, response=answer,
+                               emotion="normal", voice_locked=about_voice))
+    return ScenePlan(stream_id=ctx.stream_id, ability=ABILITY, subtask="speaker_scene_qa",
+                     setting=setting.name, seed=ctx.seed, events=events)

@@ -205,3 +205,22 @@ def test_catalogs_are_up_to_date() -> None:
         [sys.executable, str(TOOL), "--check"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_classes_without_clips_are_made_by_the_synth() -> None:
+    """A class no package records (doorbell, knock, appliance beeps) is generated when
+    grounded: the offline synth must have a recipe for its caption, as a planner
+    writes it, and it is never a hazard (those need real recordings) or a bed."""
+    from streamaudio.generate.synth import classify_prompt
+
+    recorded = {row["sound_class"] for row in CLIPS}
+    unrecorded = sorted(set(CLASSES) - recorded)
+    assert unrecorded == ["door_knock", "doorbell", "microwave_beeping", "oven_timer_beeping"]
+    recipes = {}
+    for name in unrecorded:
+        spec = CLASSES[name]
+        assert not spec["hazard"] and not spec["ambience"], name
+        caption = f"A realistic recording of {spec['label']} close by, as heard in a kitchen."
+        recipes[name] = classify_prompt(caption)
+    assert recipes == {"door_knock": "knock", "doorbell": "doorbell",
+                       "microwave_beeping": "beeps", "oven_timer_beeping": "beeps"}

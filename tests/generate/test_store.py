@@ -13,6 +13,7 @@ import pytest
 
 from streamaudio.config import Config, load_config
 from streamaudio.generate.store import GeneratedClips, GeneratedRecord, GeneratorChain
+from streamaudio.generate.synth import SYNTH_VERSION
 from streamaudio.generate.types import GenerationError, GeneratorUnavailable
 from streamaudio.schema import ClipRef
 from streamaudio.stage import Drop
@@ -164,7 +165,7 @@ def test_default_chain_is_the_offline_synth(cfg: Config) -> None:
     chain = GeneratorChain(cfg)
     clip = chain.generate("a smoke alarm in the hallway", 2.0, 5)
     assert not isinstance(clip, Drop) and clip.backend == "synth"
-    assert clip.audio.size == 2 * RATE and clip.version == "synth/1"
+    assert clip.audio.size == 2 * RATE and clip.version == f"synth/{SYNTH_VERSION}"
     refused = chain.generate("a dog barking", 2.0, 5)
     assert isinstance(refused, Drop) and "synth: unsupported_prompt" in refused.detail
     assert chain.stats() == {"failed:synth:unsupported_prompt": 1, "generated:synth": 1}

@@ -6,12 +6,13 @@ import pytest
 import soundfile as sf
 
 from streamaudio.compose.mix import ProcessedClip
-from streamaudio.config import Config
+from streamaudio.config import Config, load_config
 from streamaudio.ground.offline import _Bound, _fit_lengths, ground_scene
+from streamaudio.ground.speech import utterance_store
 from streamaudio.ground.store import CatalogClipStore, ClipChanged
 from streamaudio.pipeline import CorpusBuilder
 from streamaudio.retrieve.audio_io import clear_cache
-from streamaudio.retrieve.catalog import Catalog
+from streamaudio.retrieve.catalog import Catalog, SoundClass
 from streamaudio.schema import ClipRef, EventPlan, GroundedPlan, ScenePlan, VoicePlan
 from streamaudio.stage import Drop, Retry
 from streamaudio.tasks.registry import get_subtask
@@ -96,3 +97,46 @@ def test_missing_class_is_a_counted_drop(world_config: Config) -> None:
     store = CatalogClipStore(empty, [], world_config)
     result = ground_scene(scene, ["rain"], store, world_config)
     assert isinstance(result, Drop) and result.reason == "no_clip_for_class"
+
+
+def _unrecorded(world: Path, tmp_path: Path, label: str) -> tuple[Config, ScenePlan,
+                                                                CatalogClipStore]:
+    """A hazard_alert scene of the tiny world that opens with an event of a class
+    with no clip (first, so no neighbour's continuity decides the outcome)."""
+    cfg = load_config(overrides=[f"catalog.directory={world}", "retrieval.mode=class",
+                                 f"cache.directory={tmp_path / 'cache'}"])
+    builder = CorpusBuilder(cfg)
+    scene = _scene(builder, 0)
+    cue = EventPlan(event_id="cue", role="foreground", kind="sound", sound_class="unrecorded",
+                    caption=f"{label} close by.", query=label,
+                    fallback_caption=f"A realistic recording of {label} close by.",
+                    duration_s=3.0)
+    catalog = builder.store.catalog
+    classes = {**catalog.classes, "unrecorded": SoundClass(domain="daily_living", label=label)}
+    store = CatalogClipStore(Catalog(catalog.entries, classes), [], cfg,
+                             generated=utterance_store(cfg))
+    return cfg, scene.model_copy(update={"events": [cue, *scene.events]}), store
+
+
+def test_a_class_without_clips_is_generated_and_verified(world: Path, tmp_path: Path) -> None:
+    cfg, scene, store = _unrecorded(world, tmp_path, "a doorbell ringing")
+    stats: Counter[str] = Counter()
+    plan = ground_scene(scene, ["rain"], store, cfg, stats=stats)
+    assert isinstance(plan, GroundedPlan), plan
+    cue = next(e for e in plan.events if e.event_id == "cue")
+    assert cue.evidence["selection"] == "generated:synth"
+    assert cue.evidence["identity"] == "by_class"
+    assert float(cue.evidence["tfjp_snr_db"]) >= cfg.verify.min_snr_db
+    assert cue.clip.clip_id.startswith("generated/")
+    assert stats["generated:synth"] == 1
+    # rendering finds it by content hash; the other events kept their catalog clips
+    assert store.event_clip(cue.clip).audio.size >= cue.length
+    assert {e.evidence["selection"] for e in plan.events if e.event_id != "cue"} == {
+        "offline_class"}
+
+
+def test_a_class_nothing_can_make_is_a_counted_drop(world: Path, tmp_path: Path) -> None:
+    cfg, scene, store = _unrecorded(world, tmp_path, "a cat purring")
+    result = ground_scene(scene, ["rain"], store, cfg)
+    assert isinstance(result, Drop) and result.reason == "no_clip_for_class"
+    assert "unsupported_prompt" in result.detail
