@@ -1,12 +1,16 @@
-"""The speech subtasks' plan builders, with voices given (no TTS needed)."""
+"""The speech subtasks' plan builders, with voices given (no TTS needed), and two real
+streams of each built end to end."""
 
+import re
 from pathlib import Path
 
 import numpy as np
+import pytest
+from support import build_small_corpus
 
 from streamaudio.plan.grammar import load_grammar
 from streamaudio.retrieve.catalog import load_catalogs
-from streamaudio.schema import ScenePlan, VoicePlan
+from streamaudio.schema import GroundedPlan, ScenePlan, VoicePlan
 from streamaudio.stage import Drop
 from streamaudio.tasks.registry import PlanContext, get_subtask
 from streamaudio.tasks.texts import load_texts
@@ -70,3 +74,21 @@ def test_noisy_variants_raise_the_bed_and_add_background_sounds(world: Path) -> 
             assert speech and all(e.role == "foreground" for e in speech)
     for plan in _plans(world, "asr_noisy"):
         assert all(e.emit == "words" for e in plan.events if e.kind == "speech")
+
+
+@pytest.mark.parametrize("subtask", ["single_turn_chat", "chat_in_noise", "en_zh_translation",
+                                     "translation_in_noise"])
+def test_built_streams_answer_each_spoken_trigger_where_it_ends(subtask: str,
+                                                                 tmp_path: Path) -> None:
+    for record in build_small_corpus(subtask, tmp_path):
+        plan = GroundedPlan.model_validate_json(record.plan)
+        spoken = [e for e in sorted(plan.events, key=lambda e: e.onset)
+                  if plan.event_plan(e.event_id).kind == "speech"]
+        assert spoken and all(plan.event_plan(e.event_id).trigger for e in spoken)
+        chunks = [e.core_last_sample // 6_400 for e in spoken]
+        assert np.flatnonzero(record.decisions).tolist() == chunks
+        assert [record.responses[c] for c in chunks] == [
+            plan.event_plan(e.event_id).response for e in spoken]
+        if subtask.endswith("translation"):
+            assert all(re.search(r"[\u4e00-\u9fff]", record.responses[c]) for c in chunks)
+        assert (plan.scene.bed_offset_db > 0) == subtask.endswith("noise")
