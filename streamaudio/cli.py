@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from streamaudio.config import Config, load_config
-from streamaudio.corpus import MANIFEST_FILE, build_corpus, shard_jobs
+from streamaudio.corpus import MANIFEST_FILE, build_corpus, select_subtasks, shard_jobs
 from streamaudio.pipeline import CorpusBuilder
 from streamaudio.stage import StageError
-from streamaudio.tasks.registry import Subtask, all_subtasks, get_subtask
-from streamaudio.taxonomy import load_taxonomy, mixture_counts
+from streamaudio.tasks.registry import all_subtasks
+from streamaudio.taxonomy import load_taxonomy
 from streamaudio.views import stream_table, summary_tables
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
@@ -53,15 +53,6 @@ def _shard_progress() -> Progress:
                     TimeElapsedColumn(), console=console, transient=True)
 
 
-def _subtasks(names: list[str]) -> list[Subtask]:
-    if names == ["all"]:
-        return all_subtasks()
-    try:
-        return [get_subtask(name) for name in names]
-    except KeyError as error:
-        raise _fail(str(error.args[0])) from error
-
-
 @app.command()
 def build(
     out: Annotated[Path, typer.Option(help="Corpus directory.")],
@@ -83,18 +74,14 @@ def build(
     """Build (or resume) a corpus: complete shards on disk are skipped."""
     cfg = _config(config, set_)
     builder = CorpusBuilder(cfg)
-    skipped: dict[str, str] | None = None
-    if subtask:
-        chosen, counts = _subtasks(subtask), streams
-    else:
-        skipped = {s.name: reason for s in all_subtasks()
-                   if (reason := builder.unavailable(s)) is not None}
-        for name, reason in skipped.items():
-            errors.print(f"[yellow]skipped {name}[/]: {reason}")
-        buildable = {s.name for s in all_subtasks()} - set(skipped)
-        weights = load_taxonomy(cfg.catalog.directory).weights(buildable)
-        chosen = [s for s in all_subtasks() if s.name in weights]  # built in the taxonomy
-        counts = mixture_counts(streams, {s.name: weights[s.name] for s in chosen})
+    try:
+        selection = select_subtasks(cfg, builder, subtask, streams)
+    except KeyError as error:
+        raise _fail(str(error.args[0])) from error
+    chosen, counts, skipped = selection.subtasks, selection.counts, selection.skipped
+    for name, reason in (skipped or {}).items():
+        errors.print(f"[yellow]skipped {name}[/]: {reason}")
+    if not subtask:
         console.print("mixture: " + ", ".join(f"{n} {c}" for n, c in counts.items()))
     jobs = len(shard_jobs(chosen, counts, seed, cfg))
     with _shard_progress() as progress:

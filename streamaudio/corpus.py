@@ -4,6 +4,8 @@ quarantine report, manifest and dataset card beside them."""
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +20,8 @@ from streamaudio.retrieve.quarantine import Quarantine, write_text_atomic
 from streamaudio.shards.card import write_dataset_card
 from streamaudio.shards.manifest import build_manifest, write_manifest
 from streamaudio.stage import StageError
-from streamaudio.tasks.registry import Subtask
+from streamaudio.tasks.registry import Subtask, all_subtasks, get_subtask
+from streamaudio.taxonomy import load_taxonomy, mixture_counts
 from streamaudio.units import ceil_div
 
 CONFIG_FILE = "config.yaml"
@@ -32,6 +35,13 @@ class ShardJob:
     shard_index: int
     total_streams: int
     corpus_seed: int
+
+
+@dataclass(frozen=True)
+class Selection:
+    subtasks: list[Subtask]
+    counts: int | dict[str, int]  # per subtask: one number for all, or by name
+    skipped: dict[str, str] | None  # unbuildable here, with why (None: names were given)
 
 
 @dataclass
@@ -74,11 +84,86 @@ def prepare_corpus_dir(root: Path, cfg: Config) -> None:
     write_text_atomic(path, yaml.safe_dump(document, sort_keys=False))
 
 
+def select_subtasks(cfg: Config, builder: CorpusBuilder, names: list[str] | None,
+                    streams: int) -> Selection:
+    """Named subtasks (or "all") with `streams` each, or (no names) the paper's mixture over
+    every subtask this config can build, `streams` in total, with the others
+    named as skipped and why."""
+    if names and names != ["all"]:
+        return Selection([get_subtask(name) for name in names], streams, None)
+    skipped = {s.name: reason for s in all_subtasks()
+               if (reason := builder.unavailable(s)) is not None}
+    if names == ["all"]:  # every buildable subtask, `streams` each
+        return Selection([s for s in all_subtasks() if s.name not in skipped], streams, skipped)
+    buildable = {s.name for s in all_subtasks()} - set(skipped)
+    weights = load_taxonomy(cfg.catalog.directory).weights(buildable)
+    chosen = [s for s in all_subtasks() if s.name in weights]  # built in the taxonomy
+    return Selection(chosen, mixture_counts(streams, {s.name: weights[s.name] for s in chosen}),
+                     skipped)
+
+
+def _remove_stale_temporaries(root: Path) -> None:
+    """Temporary shard files of a killed build (`.NAME.tmp-PID-TID`): never
+    visible as shards, but not to be left behind either."""
+    for path in root.rglob(".*.tmp-*"):
+        pid = path.name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            continue  # another local build is writing it right now
+        path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def start_build(root: Path, selection: Selection, corpus_seed: int, cfg: Config,
+                builder: CorpusBuilder) -> list[ShardJob]:
+    """Check the request, prepare the directory (config, no leftovers of a killed
+    run) and return the shard jobs: each can run anywhere, in any order."""
+    streams = selection.counts
+    if (streams if isinstance(streams, int) else sum(streams.values())) < 1:
+        raise StageError("--streams must be at least 1")
+    for subtask in selection.subtasks:
+        reason = builder.unavailable(subtask)
+        if reason is not None:
+            raise StageError(f"cannot build {subtask.name}: {reason}")
+    prepare_corpus_dir(root, cfg)
+    from streamaudio.regen import remove_stale_staging  # regen imports this module
+
+    remove_stale_staging(root)  # left by a killed regeneration
+    _remove_stale_temporaries(root)
+    return shard_jobs(selection.subtasks, streams, corpus_seed, cfg)
+
+
+def run_summary(outcomes: list[ShardOutcome], wall_seconds: float, runner: str) -> dict:
+    """What this run did (not what the corpus holds): shards built and kept, wall
+    time, and time by stage summed over workers."""
+    stages: Counter[str] = Counter()
+    for outcome in outcomes:
+        stages.update(outcome.seconds)
+    return {
+        "runner": runner,
+        "shards_built": sum(not outcome.skipped for outcome in outcomes),
+        "shards_kept": sum(outcome.skipped for outcome in outcomes),
+        "streams_built": sum(outcome.streams for outcome in outcomes),
+        "wall_seconds": round(wall_seconds, 3),
+        "stage_seconds": {stage: round(stages[stage], 3) for stage in sorted(stages)},
+    }
+
+
 def finish_corpus(root: Path, cfg: Config, quarantine: Quarantine,
-                  skipped: dict[str, str] | None = None) -> dict:
+                  skipped: dict[str, str] | None = None, run: dict | None = None) -> dict:
     """Merge this run's quarantine into the corpus's, rebuild manifest and card
     from the shards on disk (correct after several builds into one DIR). Subtasks
-    skipped as unbuildable are kept from the previous manifest unless given."""
+    skipped as unbuildable are kept from the previous manifest unless given.
+    `run` (run_summary) goes under "last_run": the one part of the manifest that
+    differs between identical builds."""
     if skipped is None:
         previous = root / MANIFEST_FILE
         skipped = (json.loads(previous.read_text()).get("skipped_subtasks", {})
@@ -93,6 +178,8 @@ def finish_corpus(root: Path, cfg: Config, quarantine: Quarantine,
     manifest = build_manifest(root, cfg.hash(), streamaudio.__version__)
     manifest["quarantined_clips"] = dict(Counter(r.reason for r in merged.records))
     manifest["skipped_subtasks"] = dict(sorted(skipped.items()))
+    if run is not None:
+        manifest["last_run"] = run
     write_manifest(root, manifest)
     write_dataset_card(root, manifest)
     return manifest
@@ -108,27 +195,21 @@ def build_corpus(
     builder: CorpusBuilder | None = None,
     skipped: dict[str, str] | None = None,
 ) -> BuildReport:
-    """Build the shards of `subtasks`; `skipped` names subtasks left out as
-    unbuildable here (recorded in the manifest)."""
-    if (streams if isinstance(streams, int) else sum(streams.values())) < 1:
-        raise StageError("--streams must be at least 1")
-    prepare_corpus_dir(root, cfg)
-    from streamaudio.regen import remove_stale_staging  # regen imports this module
-
-    remove_stale_staging(root)  # left by a killed regeneration
+    """Build the shards of `subtasks` one after another in this process (flows/
+    runs the same jobs on Prefect task runners); `skipped` names subtasks left
+    out as unbuildable here (recorded in the manifest)."""
+    started = time.perf_counter()
     builder = builder or CorpusBuilder(cfg)
     builder.setup()
-    for subtask in subtasks:
-        reason = builder.unavailable(subtask)
-        if reason is not None:
-            raise StageError(f"cannot build {subtask.name}: {reason}")
+    jobs = start_build(root, Selection(subtasks, streams, skipped), corpus_seed, cfg, builder)
     report = BuildReport()
-    for job in shard_jobs(subtasks, streams, corpus_seed, cfg):
+    for job in jobs:
         outcome = builder.build_shard(root, job.subtask, job.shard_index, job.total_streams,
                                       job.corpus_seed)
         report.built.append(outcome)
         if on_shard is not None:
             on_shard(outcome)
-    report.manifest = finish_corpus(root, cfg, builder.quarantine, skipped)
+    run = run_summary(report.built, time.perf_counter() - started, "in-process")
+    report.manifest = finish_corpus(root, cfg, builder.quarantine, skipped, run)
     report.quarantine = builder.quarantine.counts()
     return report

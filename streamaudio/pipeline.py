@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -50,6 +52,23 @@ class ShardOutcome:
     streams: int
     skipped: bool  # already complete on disk
     drops: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time by stage
+
+
+class _StageClock:
+    """Adds the wall time of each `with clock(stage):` block to a counter (run
+    reports only: timings never enter a shard, so shards stay byte-identical)."""
+
+    def __init__(self, seconds: Counter[str]) -> None:
+        self.seconds = seconds
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - start
 
 
 class CorpusBuilder:
@@ -175,19 +194,24 @@ class CorpusBuilder:
                       config_hash=self.cfg.hash())
 
     def build_stream(self, subtask: Subtask, index: int, corpus_seed: int,
-                     drops: Counter[str], grounding: Counter[str] | None = None
-                     ) -> Stream | Drop:
+                     drops: Counter[str], grounding: Counter[str] | None = None,
+                     seconds: Counter[str] | None = None) -> Stream | Drop:
         """Try up to `attempts_per_stream` seeds; every failed attempt is counted
         by reason, so nothing is dropped silently."""
         last: Drop | Retry = Drop("no_attempt")
+        clock = _StageClock(seconds if seconds is not None else Counter())
         for attempt in range(self.cfg.shards.attempts_per_stream):
-            scene = self.plan(subtask, index, corpus_seed, attempt)
-            plan = scene if isinstance(scene, Drop | Retry) else self.ground(scene, grounding)
+            with clock("plan"):
+                scene = self.plan(subtask, index, corpus_seed, attempt)
+            with clock("ground"):
+                plan = scene if isinstance(scene, Drop | Retry) else self.ground(scene,
+                                                                                 grounding)
             if isinstance(plan, Drop | Retry):
                 drops[f"attempt:{plan.reason}"] += 1
                 last = plan
                 continue
-            return self.render(plan)
+            with clock("render"):
+                return self.render(plan)
         drops[f"stream:{last.reason}"] += 1
         return Drop(last.reason, last.detail)
 
@@ -201,15 +225,20 @@ class CorpusBuilder:
         indices = range(first, min(first + per_shard, total_streams))
         drops: Counter[str] = Counter()
         grounding: Counter[str] = Counter()
+        seconds: Counter[str] = Counter()
         rows = []
         for index in indices:
-            stream = self.build_stream(subtask, index, corpus_seed, drops, grounding)
+            stream = self.build_stream(subtask, index, corpus_seed, drops, grounding, seconds)
             if isinstance(stream, Stream):
-                rows.append(stream_to_row(stream, subtask.ability, subtask.name, corpus_seed))
+                with _StageClock(seconds)("write"):
+                    rows.append(stream_to_row(stream, subtask.ability, subtask.name,
+                                              corpus_seed))
         meta = {"ability": subtask.ability, "subtask": subtask.name,
                 "config_hash": self.cfg.hash(), "drops": dict(drops),
                 "grounding": dict(sorted(grounding.items())),
                 "planned_streams": len(indices), "corpus_seed": corpus_seed,
                 "shard_index": shard_index}
-        write_shard(rows, path, meta, self.cfg.shards.row_group_streams)
-        return ShardOutcome(path, len(rows), skipped=False, drops=dict(drops))
+        with _StageClock(seconds)("write"):
+            write_shard(rows, path, meta, self.cfg.shards.row_group_streams)
+        return ShardOutcome(path, len(rows), skipped=False, drops=dict(drops),
+                            seconds=dict(seconds))

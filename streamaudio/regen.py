@@ -9,6 +9,7 @@ import fcntl
 import filecmp
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +18,8 @@ from typing import Any
 import yaml
 
 from streamaudio.config import Config, load_config
-from streamaudio.corpus import CONFIG_FILE, finish_corpus
-from streamaudio.pipeline import CorpusBuilder, stream_id
+from streamaudio.corpus import CONFIG_FILE, finish_corpus, run_summary
+from streamaudio.pipeline import CorpusBuilder, ShardOutcome, stream_id
 from streamaudio.shards.reader import read_rows, read_shard_meta
 from streamaudio.shards.writer import shard_is_complete, shard_path
 from streamaudio.stage import StageError
@@ -52,6 +53,7 @@ class RegenShard:
     streams: int
     drops: dict[str, int]
     changed: bool  # False: the rebuilt bytes equal the old ones, the file was left alone
+    outcome: ShardOutcome | None = None  # how it was built (timings) in this run
 
 
 @dataclass
@@ -256,7 +258,8 @@ def _stage(
         reasons = _staged_failures(staging, subtask, target, builder.cfg)
         if reasons:
             raise StageError("regenerated shard does not validate: " + "; ".join(reasons))
-        built.append(RegenShard(target, outcome.streams, outcome.drops, changed=True))
+        built.append(RegenShard(target, outcome.streams, outcome.drops, changed=True,
+                                outcome=outcome))
         if on_shard is not None:
             on_shard(done, len(targets))
     _, failures = validate_corpus(staging)  # every row invariant, as `streamaudio validate`
@@ -315,6 +318,7 @@ def regen_subtask(
     except KeyError as error:
         raise StageError(str(error.args[0])) from error
     report = RegenReport(subtask.name)
+    started = time.perf_counter()
     with corpus_lock(root):
         _remove_staging(root)  # we hold the lock: any staging dir is a killed run's
         targets = regen_targets(root, subtask, cfg, shard_indices, seed)
@@ -329,7 +333,10 @@ def regen_subtask(
             try:
                 report.shards = _commit(staging, subtask, built)
             finally:  # even after a partial commit, the manifest follows the shards on disk
-                report.manifest = finish_corpus(root, cfg, builder.quarantine)
+                outcomes = [shard.outcome for shard in built if shard.outcome is not None]
+                run = run_summary(outcomes, time.perf_counter() - started,
+                                  f"regen {subtask.name}")
+                report.manifest = finish_corpus(root, cfg, builder.quarantine, run=run)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return report

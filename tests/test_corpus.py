@@ -42,8 +42,15 @@ def test_same_seed_gives_byte_identical_shards(tmp_path: Path, world_config: Con
     assert [p.relative_to(tmp_path / "a") for p in a] == [p.relative_to(tmp_path / "b") for p in b]
     for left, right in zip(a, b, strict=True):
         assert left.read_bytes() == right.read_bytes()
-    manifests = [(tmp_path / side / "manifest.json").read_bytes() for side in "ab"]
+    manifests = [json.loads((tmp_path / side / "manifest.json").read_text()) for side in "ab"]
+    runs = [manifest.pop("last_run") for manifest in manifests]  # this run's own timings
     assert manifests[0] == manifests[1]
+    for run in runs:
+        assert run["shards_built"] == len(a) and run["shards_kept"] == 0
+        assert set(run["stage_seconds"]) == {"plan", "ground", "render", "write"}
+        assert 0 < sum(run["stage_seconds"].values()) <= run["wall_seconds"] * 1.01
+    cards = [(tmp_path / side / "README.md").read_bytes() for side in "ab"]
+    assert cards[0] == cards[1]
 
 
 def test_rerun_skips_complete_shards_and_rebuilds_missing_ones(
