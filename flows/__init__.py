@@ -1,0 +1,1 @@
+"""Prefect flows around the StreamAudio library: the library never imports Prefect."""

@@ -174,6 +174,11 @@ def finish_corpus(root: Path, cfg: Config, quarantine: Quarantine,
     for record in quarantine.records:
         if (record.key, record.reason) not in seen:
             merged.add(record.key, record.reason, record.detail)
+    # sorted: the file is the same whichever worker met a bad clip first
+    ordered = Quarantine()
+    for record in sorted(merged.records, key=lambda r: (r.key, r.reason, r.detail)):
+        ordered.add(record.key, record.reason, record.detail)
+    merged = ordered
     merged.write(path)
     manifest = build_manifest(root, cfg.hash(), streamaudio.__version__)
     manifest["quarantined_clips"] = dict(Counter(r.reason for r in merged.records))
@@ -199,6 +204,7 @@ def build_corpus(
     runs the same jobs on Prefect task runners); `skipped` names subtasks left
     out as unbuildable here (recorded in the manifest)."""
     started = time.perf_counter()
+    root = Path(root)
     builder = builder or CorpusBuilder(cfg)
     builder.setup()
     jobs = start_build(root, Selection(subtasks, streams, skipped), corpus_seed, cfg, builder)

@@ -1,0 +1,108 @@
+"""`build_corpus`: one Prefect task per (subtask, shard) over a thread, process
+or Dask task runner. Tasks are coarse (a shard, not a clip) because a process
+or Dask task costs 100-200 ms to schedule; each worker loads its models once
+(flows/workers.py). Shards appear only by atomic rename, so a relaunch with the
+same parameters skips what is done and rebuilds the rest."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+
+from flows.report import run_markdown, shard_progress
+from flows.runners import make_task_runner
+from flows.workers import worker_builder
+from streamaudio.config import load_config
+from streamaudio.corpus import (
+    ShardJob,
+    finish_corpus,
+    run_summary,
+    select_subtasks,
+    start_build,
+)
+from streamaudio.pipeline import CorpusBuilder, ShardOutcome
+from streamaudio.retrieve.quarantine import Quarantine
+from streamaudio.tasks.registry import get_subtask
+
+
+@task(name="build-shard", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=1,
+      task_run_name="{subtask}-{shard_index:05d}")
+def build_shard(config: dict[str, Any], root: str, subtask: str, shard_index: int,
+                total_streams: int, corpus_seed: int) -> dict[str, Any]:
+    """Build one shard (or keep it if complete on disk); returns the outcome and
+    the clips this shard quarantined, as plain data."""
+    builder = worker_builder(config)
+    seen = len(builder.quarantine)
+    outcome = builder.build_shard(Path(root), get_subtask(subtask), shard_index, total_streams,
+                                  corpus_seed)
+    return {"outcome": {**asdict(outcome), "path": str(outcome.path)},
+            "quarantine": [asdict(r) for r in builder.quarantine.records[seen:]]}
+
+
+def _outcome(data: dict[str, Any]) -> ShardOutcome:
+    return ShardOutcome(**{**data, "path": Path(data["path"])})
+
+
+def run_shard_jobs(config: dict[str, Any], root: Path, jobs: list[ShardJob], runner: str,
+                   workers: int, dask_address: str | None, progress: bool
+                   ) -> list[dict[str, Any]]:
+    """Submit one task per job to the chosen runner; results in job order."""
+    results: list[dict[str, Any]] = [{}] * len(jobs)
+    with make_task_runner(runner, workers, dask_address) as task_runner, \
+            shard_progress(len(jobs), enabled=progress) as advance:
+        futures = [task_runner.submit(build_shard, {
+            "config": config, "root": str(root), "subtask": job.subtask.name,
+            "shard_index": job.shard_index, "total_streams": job.total_streams,
+            "corpus_seed": job.corpus_seed}) for job in jobs]
+        order = {future.task_run_id: index for index, future in enumerate(futures)}
+        for future in as_completed(futures):
+            results[order[future.task_run_id]] = future.result()
+            advance()
+    return results
+
+
+@flow(name="build-corpus", log_prints=True)
+def build_corpus(
+    config: str | None = None,
+    streams: int = 16,
+    seed: int = 0,
+    out: str = "corpus",
+    runner: str = "thread",
+    workers: int = 2,
+    dask_address: str | None = None,
+    subtasks: list[str] | None = None,
+    overrides: list[str] | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Build (or resume) a corpus and return its manifest. `config` is a YAML
+    file, `overrides` dotted `key=value` settings; without `subtasks`, `streams`
+    is the total, split by the paper's mixture. `runner`: thread, process or
+    dask (a LocalCluster of `workers` processes, or `dask_address`)."""
+    started = time.perf_counter()
+    cfg = load_config(Path(config) if config else None, overrides or [])
+    root = Path(out)
+    chooser = CorpusBuilder(cfg)  # chooses subtasks and checks voices; loads no model
+    selection = select_subtasks(cfg, chooser, subtasks, streams)
+    for name, reason in (selection.skipped or {}).items():
+        print(f"skipped {name}: {reason}")
+    jobs = start_build(root, selection, seed, cfg, chooser)
+    results = run_shard_jobs(cfg.to_dict(), root, jobs, runner, workers, dask_address,
+                             progress)
+    quarantine = Quarantine()
+    for result in results:  # in job order
+        for record in result["quarantine"]:
+            quarantine.add(**record)
+    label = f"dask@{dask_address}" if dask_address else runner
+    run = run_summary([_outcome(r["outcome"]) for r in results],
+                      time.perf_counter() - started, label)
+    manifest = finish_corpus(root, cfg, quarantine, selection.skipped, run)
+    create_markdown_artifact(run_markdown(manifest, root), key="corpus-build-summary",
+                             description=f"StreamAudio corpus build into {root}")
+    return manifest
