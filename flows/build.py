@@ -15,6 +15,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
+from prefect.task_runners import TaskRunner
 
 from flows.report import run_markdown, shard_progress
 from flows.runners import make_task_runner
@@ -50,12 +51,11 @@ def _outcome(data: dict[str, Any]) -> ShardOutcome:
     return ShardOutcome(**{**data, "path": Path(data["path"])})
 
 
-def run_shard_jobs(config: dict[str, Any], root: Path, jobs: list[ShardJob], runner: str,
-                   workers: int, dask_address: str | None, progress: bool
-                   ) -> list[dict[str, Any]]:
-    """Submit one task per job to the chosen runner; results in job order."""
+def run_shard_jobs(config: dict[str, Any], root: Path, jobs: list[ShardJob],
+                   runner: TaskRunner, progress: bool) -> list[dict[str, Any]]:
+    """Submit one task per job to the runner; results in job order."""
     results: list[dict[str, Any]] = [{}] * len(jobs)
-    with make_task_runner(runner, workers, dask_address) as task_runner, \
+    with runner as task_runner, \
             shard_progress(len(jobs), enabled=progress) as advance:
         futures = [task_runner.submit(build_shard, {
             "config": config, "root": str(root), "subtask": job.subtask.name,
@@ -86,6 +86,7 @@ def build_corpus(
     is the total, split by the paper's mixture. `runner`: thread, process or
     dask (a LocalCluster of `workers` processes, or `dask_address`)."""
     started = time.perf_counter()
+    task_runner = make_task_runner(runner, workers, dask_address)  # bad arguments fail first
     cfg = load_config(Path(config) if config else None, overrides or [])
     root = Path(out)
     chooser = CorpusBuilder(cfg)  # chooses subtasks and checks voices; loads no model
@@ -93,8 +94,7 @@ def build_corpus(
     for name, reason in (selection.skipped or {}).items():
         print(f"skipped {name}: {reason}")
     jobs = start_build(root, selection, seed, cfg, chooser)
-    results = run_shard_jobs(cfg.to_dict(), root, jobs, runner, workers, dask_address,
-                             progress)
+    results = run_shard_jobs(cfg.to_dict(), root, jobs, task_runner, progress)
     quarantine = Quarantine()
     for result in results:  # in job order
         for record in result["quarantine"]:

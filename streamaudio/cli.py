@@ -70,8 +70,21 @@ def build(
     seed: Annotated[int, typer.Option(help="Corpus seed.")] = 0,
     config: ConfigOption = None,
     set_: SetOption = None,
+    runner: Annotated[
+        str,
+        typer.Option(help="inline: this process, no Prefect; thread, process or dask: the "
+                     "Prefect flow (flows/build.py) on that task runner, same bytes."),
+    ] = "inline",
+    workers: Annotated[int, typer.Option(help="Threads, processes or Dask workers.")] = 2,
+    dask_address: Annotated[
+        str | None, typer.Option(help="An existing Dask scheduler (runner dask).")
+    ] = None,
 ) -> None:
     """Build (or resume) a corpus: complete shards on disk are skipped."""
+    if runner != "inline":
+        _build_with_flow(out, subtask, streams, seed, config, set_, runner, workers,
+                         dask_address)
+        return
     cfg = _config(config, set_)
     builder = CorpusBuilder(cfg)
     try:
@@ -97,6 +110,32 @@ def build(
         console.print(table)
     if report.skipped:
         console.print(f"{report.skipped} complete shard(s) were already on disk and kept.")
+    console.print(f"Corpus written to {out}")
+
+
+def _build_with_flow(out: Path, subtask: list[str] | None, streams: int, seed: int,
+                     config: Path | None, set_: list[str] | None, runner: str, workers: int,
+                     dask_address: str | None) -> None:
+    """Run the Prefect flow (ephemeral: no server needed). Prefect lives in flows/,
+    imported only here, so the library itself never imports it."""
+    _config(config, set_)  # bad arguments are clear errors before any flow starts
+    from flows.build import build_corpus as build_flow
+    from flows.runners import make_task_runner
+
+    try:
+        make_task_runner(runner, workers, dask_address)
+    except ValueError as error:
+        raise _fail(str(error)) from error
+
+    try:
+        manifest = build_flow(config=str(config) if config else None, streams=streams,
+                              seed=seed, out=str(out), runner=runner, workers=workers,
+                              dask_address=dask_address, subtasks=subtask, overrides=set_,
+                              progress=True)
+    except (StageError, ValueError, KeyError) as error:
+        raise _fail(str(error.args[0] if isinstance(error, KeyError) else error)) from error
+    for table in summary_tables(manifest):
+        console.print(table)
     console.print(f"Corpus written to {out}")
 
 

@@ -1,0 +1,125 @@
+"""The build and regeneration flows on the tiny world: every task runner gives
+the same bytes as the library's in-process build, and each run publishes its
+summary."""
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prefect.artifacts import Artifact
+from prefect.testing.utilities import prefect_test_harness
+from typer.testing import CliRunner
+
+from flows.build import build_corpus
+from flows.regen import regenerate_subtask
+from flows.runners import make_task_runner
+from streamaudio.cli import app
+from streamaudio.config import load_config
+from streamaudio.corpus import build_corpus as build_in_process
+from streamaudio.shards.reader import iter_streams, list_shards
+from streamaudio.tasks.registry import get_subtask
+from streamaudio.validate import validate_corpus
+
+SUBTASKS = ["hazard_alert", "benign_silence"]
+
+
+@pytest.fixture(scope="module")
+def prefect_api() -> Iterator[None]:
+    """One temporary Prefect API (SQLite) for the module, telemetry off."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def _overrides(world: Path, cache: Path) -> list[str]:
+    return [f"catalog.directory={world}", "retrieval.mode=class",
+            "shards.streams_per_shard=2", f"cache.directory={cache}"]
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    """Every file of a corpus; the manifest without this run's own report."""
+    files = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        if path.name == "manifest.json":
+            manifest = json.loads(data)
+            assert set(manifest.pop("last_run")) >= {"runner", "wall_seconds", "stage_seconds"}
+            data = json.dumps(manifest, sort_keys=True).encode()
+        files[path.relative_to(root).as_posix()] = data
+    return files
+
+
+def test_every_runner_builds_the_same_bytes(prefect_api: None, world: Path,
+                                            tmp_path: Path) -> None:
+    overrides = _overrides(world, tmp_path / "cache")
+    reference = tmp_path / "inline"
+    build_in_process(reference, [get_subtask(s) for s in SUBTASKS], 3, 5,
+                     load_config(overrides=overrides))
+    expected = _files(reference)
+    assert len(list_shards(reference)) == 4  # 2 subtasks x 2 shards: several tasks
+    for runner in ("thread", "process", "dask"):
+        out = tmp_path / runner
+        manifest = build_corpus(out=str(out), streams=3, seed=5, runner=runner, workers=2,
+                                subtasks=SUBTASKS, overrides=overrides)
+        assert manifest["last_run"]["runner"] == runner
+        assert manifest["last_run"]["shards_built"] == 4
+        assert _files(out) == expected, runner
+    assert validate_corpus(tmp_path / "dask")[1] == []
+    artifact = Artifact.get("corpus-build-summary")
+    assert artifact is not None and "## Per subtask" in str(artifact.data)
+    assert "hazard_alert" in str(artifact.data)
+
+
+def test_a_rerun_keeps_complete_shards(prefect_api: None, world: Path, tmp_path: Path) -> None:
+    overrides = _overrides(world, tmp_path / "cache")
+    out = tmp_path / "corpus"
+    build_corpus(out=str(out), streams=3, seed=5, subtasks=SUBTASKS, overrides=overrides)
+    first = _files(out)
+    manifest = build_corpus(out=str(out), streams=3, seed=5, subtasks=SUBTASKS,
+                            overrides=overrides)
+    assert manifest["last_run"]["shards_built"] == 0 and manifest["last_run"]["shards_kept"] == 4
+    assert _files(out) == first
+
+
+def test_regenerate_subtask_flow_changes_only_that_subtask(prefect_api: None, world: Path,
+                                                           tmp_path: Path) -> None:
+    overrides = _overrides(world, tmp_path / "cache")
+    out = tmp_path / "corpus"
+    build_corpus(out=str(out), streams=3, seed=5, subtasks=SUBTASKS, overrides=overrides)
+    before = _files(out)
+    result = regenerate_subtask(corpus=str(out), subtask="hazard_alert", seed=8)
+    after = _files(out)
+    changed = {name for name in before if before[name] != after[name]}
+    assert {name for name in changed if name.endswith(".parquet")} == {
+        p.relative_to(out).as_posix() for p in list_shards(out)
+        if p.parent.name == "hazard_alert"}
+    assert all(shard["seed"] == 8 for shard in result["shards"])
+    assert {r.seed for r in iter_streams(out, subtask="hazard_alert")} == {8}
+    assert validate_corpus(out)[1] == []
+    assert Artifact.get("corpus-regen-summary") is not None
+
+
+def test_cli_runs_the_flow_with_a_runner(prefect_api: None, world: Path,
+                                         tmp_path: Path) -> None:
+    out = tmp_path / "corpus"
+    args = ["build", "--out", str(out), "--streams", "2", "--runner", "thread"]
+    for subtask in SUBTASKS:
+        args += ["--subtask", subtask]
+    for setting in _overrides(world, tmp_path / "cache"):
+        args += ["--set", setting]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "manifest.json").read_text())["last_run"]["runner"] == "thread"
+    bad = CliRunner().invoke(app, [*args, "--runner", "fleet", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 1 and "unknown task runner 'fleet'" in bad.output
+    assert not (tmp_path / "x").exists()  # refused before anything was written
+
+
+def test_runner_arguments_are_checked() -> None:
+    with pytest.raises(ValueError, match="workers"):
+        make_task_runner("thread", 0)
+    with pytest.raises(ValueError, match="address needs the dask runner"):
+        make_task_runner("thread", 2, "tcp://127.0.0.1:8786")
