@@ -1,6 +1,8 @@
 """`make bench`: speed as x real time per core (one thread) for the signal path,
 real-time factors for TTS and ASR, and the speech round trip's pass rate over
-the fixed sentence set. `BENCH_SENTENCES=40 make bench` shortens the last."""
+the fixed sentence set, and the flow's overhead and Dask scaling.
+`BENCH_SENTENCES=40 make bench` shortens the round trip; `BENCH_FLOW_STREAMS=60` the
+flow builds."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from benchmarks import (  # noqa: E402
     bench_asr,
     bench_compose,
+    bench_flow,
     bench_grounding,
     bench_retrieval,
     bench_roundtrip,
@@ -51,6 +54,8 @@ def main() -> None:
     summary = bench_roundtrip.main(limit=limit)
     print(f"kept {summary['kept_pct']:.1f} % (target >= 95 %), worst kept WER "
           f"{summary['max_wer_kept']:.3f} (must be <= 0.10)")
+    print("\nPrefect flow against the library on the same build; Dask 1 -> 2 workers")
+    bench_flow.main()
 
 
 if __name__ == "__main__":
