@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean serve serve-stop
 
 setup:
 	@VENV=$(VENV) bash scripts/setup.sh
@@ -27,6 +27,14 @@ test: setup lint
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# Scheduled builds (prefect.yaml): a Prefect server on 127.0.0.1:4200 with its state in
+# .prefect/, the process work pool, the deployments and a worker, in the background.
+serve: setup
+	@VENV=$(VENV) bash scripts/serve.sh start
+
+serve-stop:
+	@VENV=$(VENV) bash scripts/serve.sh stop
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache .ruff_cache

@@ -3,8 +3,10 @@ quarantine report, manifest and dataset card beside them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -102,14 +104,27 @@ def select_subtasks(cfg: Config, builder: CorpusBuilder, names: list[str] | None
                      skipped)
 
 
+_TEXT_TEMPORARY = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.tmp")  # write_text_atomic's mkstemp
+_TEXT_TEMPORARY_GRACE_S = 5.0  # such a file lives milliseconds: older ones are a killed run's
+
+
 def _remove_stale_temporaries(root: Path) -> None:
-    """Temporary shard files of a killed build (`.NAME.tmp-PID-TID`): never
-    visible as shards, but not to be left behind either."""
+    """Temporary files of a killed build: never visible as shards or corpus files,
+    but not to be left behind either. `.NAME.tmp-PID-TID` (shards, records,
+    manifest, card) go unless their process is alive; `.NAME.XXXXXXXX.tmp`
+    (config, quarantine) carry no PID, so they go once they are a few seconds old."""
     for path in root.rglob(".*.tmp-*"):
         pid = path.name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
             continue  # another local build is writing it right now
         path.unlink(missing_ok=True)
+    now = time.time()
+    for path in root.rglob(".*.tmp"):
+        if not _TEXT_TEMPORARY.fullmatch(path.name):
+            continue
+        with contextlib.suppress(FileNotFoundError):  # renamed into place meanwhile
+            if now - path.stat().st_mtime > _TEXT_TEMPORARY_GRACE_S:
+                path.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:

@@ -27,7 +27,8 @@ from streamaudio.plan.llm import LlmPlanner, make_planner
 from streamaudio.retrieve.catalog import is_installed, load_catalogs, load_rirs
 from streamaudio.retrieve.quarantine import Quarantine
 from streamaudio.schema import GroundedPlan, ScenePlan, Stream
-from streamaudio.shards.writer import shard_is_complete, shard_path, stream_to_row, write_shard
+from streamaudio.shards.progress import ShardRequest, shard_is_done, write_record
+from streamaudio.shards.writer import shard_path, stream_to_row, write_shard
 from streamaudio.stage import Drop, Retry, StageError
 from streamaudio.tasks.registry import PlanContext, Subtask
 from streamaudio.tasks.silence import apply_silence
@@ -219,10 +220,12 @@ class CorpusBuilder:
                     corpus_seed: int) -> ShardOutcome:
         per_shard = self.cfg.shards.streams_per_shard
         path = shard_path(root, subtask.ability, subtask.name, shard_index)
-        if shard_is_complete(path):
-            return ShardOutcome(path, 0, skipped=True)
         first = shard_index * per_shard
         indices = range(first, min(first + per_shard, total_streams))
+        request = ShardRequest(subtask.ability, subtask.name, shard_index, corpus_seed,
+                               len(indices), self.cfg.hash())
+        if shard_is_done(root, path, request):  # its completion record matches the file
+            return ShardOutcome(path, 0, skipped=True)
         drops: Counter[str] = Counter()
         grounding: Counter[str] = Counter()
         seconds: Counter[str] = Counter()
@@ -240,5 +243,8 @@ class CorpusBuilder:
                 "shard_index": shard_index}
         with _StageClock(seconds)("write"):
             write_shard(rows, path, meta, self.cfg.shards.row_group_streams)
+            # after the rename: a kill in between leaves a shard without a record,
+            # which the next run rebuilds to the same bytes
+            write_record(root, path, request, len(rows))
         return ShardOutcome(path, len(rows), skipped=False, drops=dict(drops),
                             seconds=dict(seconds))

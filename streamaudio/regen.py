@@ -20,6 +20,7 @@ import yaml
 from streamaudio.config import Config, load_config
 from streamaudio.corpus import CONFIG_FILE, finish_corpus, run_summary
 from streamaudio.pipeline import CorpusBuilder, ShardOutcome, stream_id
+from streamaudio.shards.progress import ShardRequest, read_record, write_record
 from streamaudio.shards.reader import read_rows, read_shard_meta
 from streamaudio.shards.writer import shard_is_complete, shard_path
 from streamaudio.stage import StageError
@@ -278,16 +279,24 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def _commit(staging: Path, subtask: Subtask, built: list[RegenShard]) -> list[RegenShard]:
+def _commit(root: Path, staging: Path, subtask: Subtask, built: list[RegenShard],
+            config_hash: str) -> list[RegenShard]:
     """Move each staged shard over its target (atomic per file: same filesystem);
-    a shard whose bytes did not change is left in place."""
+    a shard whose bytes did not change is left in place. A replaced shard's
+    completion record is rewritten for the build request it answers (the record's
+    own seed if it had one), so relaunching that build keeps the regenerated shard."""
     done = []
     for shard in built:
         target = shard.target
         staged = shard_path(staging, subtask.ability, subtask.name, target.shard_index)
         changed = not filecmp.cmp(staged, target.path, shallow=False)
         if changed:
+            previous = read_record(root, target.path) or {}
             os.replace(staged, target.path)
+            request = ShardRequest(subtask.ability, subtask.name, target.shard_index,
+                                   int(previous.get("corpus_seed", target.old_seed)),
+                                   target.planned_streams, config_hash)
+            write_record(root, target.path, request, shard.streams)
         done.append(RegenShard(target, shard.streams, shard.drops, changed))
     for folder in {shard.target.path.parent for shard in built}:
         _fsync_dir(folder)
@@ -331,7 +340,7 @@ def regen_subtask(
                 reason = error if isinstance(error, StageError) else repr(error)
                 raise StageError(f"{reason}; the corpus is unchanged") from error
             try:
-                report.shards = _commit(staging, subtask, built)
+                report.shards = _commit(root, staging, subtask, built, cfg.hash())
             finally:  # even after a partial commit, the manifest follows the shards on disk
                 outcomes = [shard.outcome for shard in built if shard.outcome is not None]
                 run = run_summary(outcomes, time.perf_counter() - started,

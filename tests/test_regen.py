@@ -92,7 +92,8 @@ def test_new_seed_changes_only_that_subtask(corpus: Path, cfg: Config) -> None:
     report = regen_subtask(corpus, "hazard_alert", cfg, seed=9)
     changed = _changed(before, _hashes(corpus))
     hazard_shards = {f"{HAZARD}/shard-00000.parquet", f"{HAZARD}/shard-00001.parquet"}
-    assert changed - {"manifest.json", "README.md"} == hazard_shards
+    records = {f".progress/{HAZARD}/shard-0000{i}.json" for i in (0, 1)}
+    assert changed - {"manifest.json", "README.md"} == hazard_shards | records
     streams = list(iter_streams(corpus, subtask="hazard_alert"))
     assert [s.stream_id for s in streams] == [f"hazard_alert-s9-{i:06d}" for i in range(3)]
     assert {s.seed for s in streams} == {9}
@@ -122,7 +123,8 @@ def test_named_shards_only(corpus: Path, cfg: Config) -> None:
         (1, 0, 5)
     ]
     changed = _changed(before, _hashes(corpus))
-    assert changed - {"manifest.json", "README.md"} == {f"{HAZARD}/shard-00001.parquet"}
+    assert changed - {"manifest.json", "README.md"} == {
+        f"{HAZARD}/shard-00001.parquet", f".progress/{HAZARD}/shard-00001.json"}
     ids = [s.stream_id for s in iter_streams(corpus, subtask="hazard_alert")]
     assert ids == ["hazard_alert-s0-000000", "hazard_alert-s0-000001", "hazard_alert-s5-000002"]
     assert validate_corpus(corpus) == (6, [])
@@ -228,3 +230,13 @@ def test_cli_regen_errors(corpus: Path, args: list[str], code: int, message: str
     result = runner.invoke(app, ["regen", *args, "--corpus", str(corpus)])
     assert result.exit_code == code and message in result.output, result.output
     assert _hashes(corpus) == before
+
+
+def test_a_relaunched_build_keeps_regenerated_shards(corpus: Path, cfg: Config) -> None:
+    regen_subtask(corpus, "hazard_alert", cfg, seed=9)
+    after_regen = _hashes(corpus)
+    report = build_corpus(corpus, [get_subtask("hazard_alert"), get_subtask("benign_silence")],
+                          3, 0, cfg)
+    assert report.skipped == 4  # every shard, the regenerated ones too, is kept
+    changed = _changed(after_regen, _hashes(corpus))
+    assert not {name for name in changed if name.endswith(".parquet")}
