@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +69,26 @@ def run_shard_jobs(config: dict[str, Any], root: Path, jobs: list[ShardJob],
     return results
 
 
+def dated(out: str, seed: int | None, day: date) -> tuple[str, int]:
+    """A scheduled build's own folder and seed: `{date}` in `out` becomes the run's
+    date (2026-11-22), and no seed means the date as a number (20261122)."""
+    return out.replace("{date}", day.isoformat()), (
+        seed if seed is not None else int(day.strftime("%Y%m%d")))
+
+
+def _run_day() -> date:
+    """The day a scheduled run was due (today for a run started by hand)."""
+    from prefect.runtime import flow_run
+
+    scheduled = flow_run.scheduled_start_time
+    return (scheduled or datetime.now(UTC)).astimezone(UTC).date()
+
+
 @flow(name="build-corpus", log_prints=True)
 def build_corpus(
     config: str | None = None,
     streams: int = 16,
-    seed: int = 0,
+    seed: int | None = 0,
     out: str = "corpus",
     runner: str = "thread",
     workers: int = 2,
@@ -84,8 +100,10 @@ def build_corpus(
     """Build (or resume) a corpus and return its manifest. `config` is a YAML
     file, `overrides` dotted `key=value` settings; without `subtasks`, `streams`
     is the total, split by the paper's mixture. `runner`: thread, process or
-    dask (a LocalCluster of `workers` processes, or `dask_address`)."""
+    dask (a LocalCluster of `workers` processes, or `dask_address`). For
+    schedules, `{date}` in `out` and `seed=None` take the run's date."""
     started = time.perf_counter()
+    out, seed = dated(out, seed, _run_day())
     task_runner = make_task_runner(runner, workers, dask_address)  # bad arguments fail first
     cfg = load_config(Path(config) if config else None, overrides or [])
     root = Path(out)

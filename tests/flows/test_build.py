@@ -123,3 +123,13 @@ def test_runner_arguments_are_checked() -> None:
         make_task_runner("thread", 0)
     with pytest.raises(ValueError, match="address needs the dask runner"):
         make_task_runner("thread", 2, "tcp://127.0.0.1:8786")
+
+
+def test_a_scheduled_run_gets_its_own_folder_and_seed() -> None:
+    from datetime import date
+
+    from flows.build import dated
+
+    assert dated("corpus-nightly/{date}", None, date(2026, 11, 22)) == (
+        "corpus-nightly/2026-11-22", 20261122)
+    assert dated("corpus", 7, date(2026, 11, 22)) == ("corpus", 7)
