@@ -2,7 +2,8 @@
 or Dask task runner. Tasks are coarse (a shard, not a clip) because a process
 or Dask task costs 100-200 ms to schedule; each worker loads its models once
 (flows/workers.py). Shards appear only by atomic rename, so a relaunch with the
-same parameters skips what is done and rebuilds the rest."""
+same parameters skips what is done and rebuilds the rest. `out` may be an fsspec
+URL (s3://bucket/corpus): each worker then publishes its shards there."""
 
 from __future__ import annotations
 
@@ -24,42 +25,44 @@ from flows.workers import worker_builder
 from streamaudio.config import load_config
 from streamaudio.corpus import (
     ShardJob,
-    finish_corpus,
+    build_job,
+    finish_build,
     run_summary,
     select_subtasks,
     start_build,
 )
 from streamaudio.pipeline import CorpusBuilder, ShardOutcome
 from streamaudio.retrieve.quarantine import Quarantine
+from streamaudio.shards.remote import display_url
 from streamaudio.tasks.registry import get_subtask
 
 
 @task(name="build-shard", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=1,
       task_run_name="{subtask}-{shard_index:05d}")
-def build_shard(config: dict[str, Any], root: str, subtask: str, shard_index: int,
+def build_shard(config: dict[str, Any], out: str, subtask: str, shard_index: int,
                 total_streams: int, corpus_seed: int) -> dict[str, Any]:
-    """Build one shard (or keep it if complete on disk); returns the outcome and
-    the clips this shard quarantined, as plain data."""
+    """Build one shard into `out` (a directory or URL), or keep it if complete there;
+    returns the outcome and the clips this shard quarantined, as plain data."""
     builder = worker_builder(config)
     seen = len(builder.quarantine)
-    outcome = builder.build_shard(Path(root), get_subtask(subtask), shard_index, total_streams,
-                                  corpus_seed)
+    job = ShardJob(get_subtask(subtask), shard_index, total_streams, corpus_seed)
+    outcome = build_job(builder, out, job)
     return {"outcome": {**asdict(outcome), "path": str(outcome.path)},
             "quarantine": [asdict(r) for r in builder.quarantine.records[seen:]]}
 
 
 def _outcome(data: dict[str, Any]) -> ShardOutcome:
-    return ShardOutcome(**{**data, "path": Path(data["path"])})
+    return ShardOutcome(**data)
 
 
-def run_shard_jobs(config: dict[str, Any], root: Path, jobs: list[ShardJob],
+def run_shard_jobs(config: dict[str, Any], out: str, jobs: list[ShardJob],
                    runner: TaskRunner, progress: bool) -> list[dict[str, Any]]:
     """Submit one task per job to the runner; results in job order."""
     results: list[dict[str, Any]] = [{}] * len(jobs)
     with runner as task_runner, \
             shard_progress(len(jobs), enabled=progress) as advance:
         futures = [task_runner.submit(build_shard, {
-            "config": config, "root": str(root), "subtask": job.subtask.name,
+            "config": config, "out": out, "subtask": job.subtask.name,
             "shard_index": job.shard_index, "total_streams": job.total_streams,
             "corpus_seed": job.corpus_seed}) for job in jobs]
         order = {future.task_run_id: index for index, future in enumerate(futures)}
@@ -106,13 +109,12 @@ def build_corpus(
     out, seed = dated(out, seed, _run_day())
     task_runner = make_task_runner(runner, workers, dask_address)  # bad arguments fail first
     cfg = load_config(Path(config) if config else None, overrides or [])
-    root = Path(out)
     chooser = CorpusBuilder(cfg)  # chooses subtasks and checks voices; loads no model
     selection = select_subtasks(cfg, chooser, subtasks, streams)
     for name, reason in (selection.skipped or {}).items():
         print(f"skipped {name}: {reason}")
-    jobs = start_build(root, selection, seed, cfg, chooser)
-    results = run_shard_jobs(cfg.to_dict(), root, jobs, task_runner, progress)
+    jobs = start_build(out, selection, seed, cfg, chooser)
+    results = run_shard_jobs(cfg.to_dict(), out, jobs, task_runner, progress)
     quarantine = Quarantine()
     for result in results:  # in job order
         for record in result["quarantine"]:
@@ -120,7 +122,8 @@ def build_corpus(
     label = f"dask@{dask_address}" if dask_address else runner
     run = run_summary([_outcome(r["outcome"]) for r in results],
                       time.perf_counter() - started, label)
-    manifest = finish_corpus(root, cfg, quarantine, selection.skipped, run)
-    create_markdown_artifact(run_markdown(manifest, root), key="corpus-build-summary",
-                             description=f"StreamAudio corpus build into {root}")
+    manifest = finish_build(out, cfg, quarantine, selection.skipped, run)
+    where = display_url(out)
+    create_markdown_artifact(run_markdown(manifest, where), key="corpus-build-summary",
+                             description=f"StreamAudio corpus build into {where}")
     return manifest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from streamaudio.config import Config, load_config
 from streamaudio.corpus import MANIFEST_FILE, build_corpus, select_subtasks, shard_jobs
 from streamaudio.pipeline import CorpusBuilder
+from streamaudio.shards.remote import display_url, is_remote, local_path
 from streamaudio.stage import StageError
 from streamaudio.tasks.registry import all_subtasks
 from streamaudio.taxonomy import load_taxonomy
@@ -55,7 +57,9 @@ def _shard_progress() -> Progress:
 
 @app.command()
 def build(
-    out: Annotated[Path, typer.Option(help="Corpus directory.")],
+    out: Annotated[str, typer.Option(
+        help="Corpus directory, or an fsspec URL such as s3://bucket/corpus (credentials "
+        "and endpoint from the environment).")],
     subtask: Annotated[
         list[str] | None,
         typer.Option(help="Subtask to build (repeat for several); none for the paper's mixture."),
@@ -109,11 +113,11 @@ def build(
     for table in summary_tables(report.manifest):
         console.print(table)
     if report.skipped:
-        console.print(f"{report.skipped} complete shard(s) were already on disk and kept.")
-    console.print(f"Corpus written to {out}")
+        console.print(f"{report.skipped} complete shard(s) were already there and kept.")
+    console.print(f"Corpus written to {display_url(out)}")
 
 
-def _build_with_flow(out: Path, subtask: list[str] | None, streams: int, seed: int,
+def _build_with_flow(out: str, subtask: list[str] | None, streams: int, seed: int,
                      config: Path | None, set_: list[str] | None, runner: str, workers: int,
                      dask_address: str | None) -> None:
     """Run the Prefect flow (ephemeral: no server needed). Prefect lives in flows/,
@@ -129,22 +133,32 @@ def _build_with_flow(out: Path, subtask: list[str] | None, streams: int, seed: i
 
     try:
         manifest = build_flow(config=str(config) if config else None, streams=streams,
-                              seed=seed, out=str(out), runner=runner, workers=workers,
+                              seed=seed, out=out, runner=runner, workers=workers,
                               dask_address=dask_address, subtasks=subtask, overrides=set_,
                               progress=True)
     except (StageError, ValueError, KeyError) as error:
         raise _fail(str(error.args[0] if isinstance(error, KeyError) else error)) from error
     for table in summary_tables(manifest):
         console.print(table)
-    console.print(f"Corpus written to {out}")
+    console.print(f"Corpus written to {display_url(out)}")
 
 
 @app.command()
-def validate(corpus: Annotated[Path, typer.Argument(help="Corpus directory.")]) -> None:
+def validate(corpus: Annotated[str, typer.Argument(
+        help="Corpus directory, or its fsspec URL (downloaded to a temporary folder).")]
+        ) -> None:
     """Check every invariant of every row; exit 1 with a reason per failing row."""
     from streamaudio.validate import validate_corpus
 
-    checked, failures = validate_corpus(corpus)
+    if is_remote(corpus):
+        from streamaudio.shards.remote import RemoteCorpus
+
+        with tempfile.TemporaryDirectory(prefix="streamaudio-validate-") as tmp:
+            errors.print(f"downloading {display_url(corpus)} to validate it")
+            RemoteCorpus(corpus).download(Path(tmp))
+            checked, failures = validate_corpus(Path(tmp))
+    else:
+        checked, failures = validate_corpus(local_path(corpus))
     for failure in failures:
         console.print(str(failure), markup=False, highlight=False)
     if failures:
@@ -199,7 +213,7 @@ def report(
 @app.command()
 def regen(
     subtask: Annotated[str, typer.Argument(help="Subtask whose shards to rebuild.")],
-    corpus: Annotated[Path, typer.Option(help="Corpus directory.")],
+    corpus_dir: Annotated[str, typer.Option("--corpus", help="Corpus directory.")],
     shards: Annotated[
         str | None, typer.Option(help="Only these shard indices, comma-separated, e.g. 3,7.")
     ] = None,
@@ -208,15 +222,29 @@ def regen(
         typer.Option(help="New corpus seed for these shards (default: each shard's own)."),
     ] = None,
     set_: SetOption = None,
+    runner: Annotated[
+        str,
+        typer.Option(help="inline: this process, no Prefect; flow: the Prefect flow "
+                     "regenerate-subtask (a flow run and a summary artifact), same bytes."),
+    ] = "inline",
 ) -> None:
     """Rebuild one subtask's shards with the corpus's own config, atomically: every
     other shard stays as it is; a failure leaves the corpus untouched."""
     from streamaudio.regen import load_corpus_config, regen_subtask
 
+    if is_remote(corpus_dir):
+        raise _fail(f"regen works on a local corpus, not {display_url(corpus_dir)}: it swaps "
+                    "shards under a file lock. Copy the corpus down, regen, copy it back.")
+    if runner not in ("inline", "flow"):
+        raise _fail(f"--runner is inline or flow, not {runner!r}")
+    corpus = local_path(corpus_dir)
     try:
         indices = [int(part) for part in shards.split(",")] if shards else None
     except ValueError as error:
         raise _fail(f"--shards takes shard indices like 3,7, not {shards!r}") from error
+    if runner == "flow":
+        _regen_with_flow(corpus, subtask, indices, seed, set_)
+        return
     try:
         cfg = load_corpus_config(corpus, set_)
     except (StageError, ValueError, OSError) as error:
@@ -241,6 +269,20 @@ def regen(
             highlight=False,
         )
     for table in summary_tables(rebuilt.manifest):
+        console.print(table)
+
+
+def _regen_with_flow(corpus: Path, subtask: str, indices: list[int] | None, seed: int | None,
+                     set_: list[str] | None) -> None:
+    """Run the regenerate-subtask flow (ephemeral: no server needed); it prints each
+    shard's line itself."""
+    from flows.regen import regenerate_subtask
+
+    try:
+        result = regenerate_subtask(str(corpus), subtask, indices, seed, set_)
+    except (StageError, ValueError, OSError) as error:
+        raise _fail(str(error)) from error
+    for table in summary_tables(result["manifest"]):
         console.print(table)
 
 

@@ -7,10 +7,11 @@ import contextlib
 import json
 import os
 import re
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -19,8 +20,11 @@ import streamaudio
 from streamaudio.config import Config
 from streamaudio.pipeline import CorpusBuilder, ShardOutcome
 from streamaudio.retrieve.quarantine import Quarantine, write_text_atomic
-from streamaudio.shards.card import write_dataset_card
+from streamaudio.shards.card import CARD_FILE, write_dataset_card
 from streamaudio.shards.manifest import build_manifest, write_manifest
+from streamaudio.shards.progress import record_path
+from streamaudio.shards.remote import RemoteCorpus, is_remote, local_path, record_relative
+from streamaudio.shards.writer import shard_path
 from streamaudio.stage import StageError
 from streamaudio.tasks.registry import Subtask, all_subtasks, get_subtask
 from streamaudio.taxonomy import load_taxonomy, mixture_counts
@@ -69,21 +73,42 @@ def shard_jobs(subtasks: list[Subtask], streams: int | dict[str, int], corpus_se
     return jobs
 
 
+def _config_text(cfg: Config) -> str:
+    document = {"config_hash": cfg.hash(), "streamaudio_version": streamaudio.__version__,
+                **cfg.to_dict()}
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def _check_saved_config(text: str, cfg: Config, where: str) -> None:
+    """Refuse to mix two configs in one corpus (the rows would carry different hashes)."""
+    saved = yaml.safe_load(text) or {}
+    if saved.get("config_hash") != cfg.hash():
+        raise StageError(
+            f"{where} was built with config {saved.get('config_hash')}, this build has "
+            f"{cfg.hash()}: build into another directory or use the same config")
+
+
 def prepare_corpus_dir(root: Path, cfg: Config) -> None:
-    """Save the resolved config beside the corpus; refuse to mix two configs in
-    one corpus (the rows would carry different hashes)."""
+    """Save the resolved config beside the corpus, or check the one saved there."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / CONFIG_FILE
     if path.exists():
-        saved = yaml.safe_load(path.read_text()) or {}
-        if saved.get("config_hash") != cfg.hash():
-            raise StageError(
-                f"{root} was built with config {saved.get('config_hash')}, this build has "
-                f"{cfg.hash()}: build into another directory or use the same config")
+        _check_saved_config(path.read_text(), cfg, str(root))
         return
-    document = {"config_hash": cfg.hash(), "streamaudio_version": streamaudio.__version__,
-                **cfg.to_dict()}
-    write_text_atomic(path, yaml.safe_dump(document, sort_keys=False))
+    write_text_atomic(path, _config_text(cfg))
+
+
+def _prepare_remote(corpus: RemoteCorpus, cfg: Config) -> None:
+    corpus.refresh()
+    saved = corpus.read_text(CONFIG_FILE)
+    if saved is not None:
+        _check_saved_config(saved, cfg, str(corpus))
+    else:
+        with tempfile.TemporaryDirectory(prefix="streamaudio-config-") as tmp:
+            path = Path(tmp) / CONFIG_FILE
+            path.write_text(_config_text(cfg), encoding="utf-8")
+            corpus.publish(path, CONFIG_FILE)
+    corpus.remove_temporaries()
 
 
 def select_subtasks(cfg: Config, builder: CorpusBuilder, names: list[str] | None,
@@ -137,10 +162,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start_build(root: Path, selection: Selection, corpus_seed: int, cfg: Config,
+def start_build(out: Path | str, selection: Selection, corpus_seed: int, cfg: Config,
                 builder: CorpusBuilder) -> list[ShardJob]:
-    """Check the request, prepare the directory (config, no leftovers of a killed
-    run) and return the shard jobs: each can run anywhere, in any order."""
+    """Check the request, prepare the corpus at `out` (a directory or an fsspec URL:
+    config, no leftovers of a killed run) and return the shard jobs: each can run
+    anywhere, in any order (build_job)."""
     streams = selection.counts
     if (streams if isinstance(streams, int) else sum(streams.values())) < 1:
         raise StageError("--streams must be at least 1")
@@ -148,12 +174,39 @@ def start_build(root: Path, selection: Selection, corpus_seed: int, cfg: Config,
         reason = builder.unavailable(subtask)
         if reason is not None:
             raise StageError(f"cannot build {subtask.name}: {reason}")
-    prepare_corpus_dir(root, cfg)
-    from streamaudio.regen import remove_stale_staging  # regen imports this module
+    if is_remote(out):
+        _prepare_remote(RemoteCorpus(str(out)), cfg)
+    else:
+        root = local_path(out)
+        prepare_corpus_dir(root, cfg)
+        from streamaudio.regen import remove_stale_staging  # regen imports this module
 
-    remove_stale_staging(root)  # left by a killed regeneration
-    _remove_stale_temporaries(root)
+        remove_stale_staging(root)  # left by a killed regeneration
+        _remove_stale_temporaries(root)
     return shard_jobs(selection.subtasks, streams, corpus_seed, cfg)
+
+
+def build_job(builder: CorpusBuilder, out: Path | str, job: ShardJob) -> ShardOutcome:
+    """Build one shard into the corpus at `out`, or keep it if it is complete there.
+    For a URL the shard is built in a local temporary folder, then published with
+    its completion record."""
+    subtask = job.subtask
+    if not is_remote(out):
+        return builder.build_shard(local_path(out), subtask, job.shard_index,
+                                   job.total_streams, job.corpus_seed)
+    corpus = RemoteCorpus(str(out))
+    relative = shard_path(Path(), subtask.ability, subtask.name, job.shard_index).as_posix()
+    request = builder.shard_request(subtask, job.shard_index, job.total_streams,
+                                    job.corpus_seed)
+    if corpus.shard_done(relative, request):
+        return ShardOutcome(f"{corpus}/{relative}", 0, skipped=True)
+    with tempfile.TemporaryDirectory(prefix="streamaudio-shard-") as tmp:
+        outcome = builder.build_shard(Path(tmp), subtask, job.shard_index, job.total_streams,
+                                      job.corpus_seed)
+        shard = Path(outcome.path)
+        corpus.publish(shard, relative)  # the shard first: a record means a whole shard
+        corpus.publish(record_path(Path(tmp), shard), record_relative(relative))
+    return replace(outcome, path=f"{corpus}/{relative}")
 
 
 def run_summary(outcomes: list[ShardOutcome], wall_seconds: float, runner: str) -> dict:
@@ -173,12 +226,14 @@ def run_summary(outcomes: list[ShardOutcome], wall_seconds: float, runner: str) 
 
 
 def finish_corpus(root: Path, cfg: Config, quarantine: Quarantine,
-                  skipped: dict[str, str] | None = None, run: dict | None = None) -> dict:
+                  skipped: dict[str, str] | None = None, run: dict | None = None,
+                  shards: Iterable[tuple[str, dict | None]] | None = None) -> dict:
     """Merge this run's quarantine into the corpus's, rebuild manifest and card
     from the shards on disk (correct after several builds into one DIR). Subtasks
     skipped as unbuildable are kept from the previous manifest unless given.
     `run` (run_summary) goes under "last_run": the one part of the manifest that
-    differs between identical builds."""
+    differs between identical builds. `shards`: footers to count instead of the
+    shards under `root` (a remote corpus's)."""
     if skipped is None:
         previous = root / MANIFEST_FILE
         skipped = (json.loads(previous.read_text()).get("skipped_subtasks", {})
@@ -195,7 +250,7 @@ def finish_corpus(root: Path, cfg: Config, quarantine: Quarantine,
         ordered.add(record.key, record.reason, record.detail)
     merged = ordered
     merged.write(path)
-    manifest = build_manifest(root, cfg.hash(), streamaudio.__version__)
+    manifest = build_manifest(root, cfg.hash(), streamaudio.__version__, shards)
     manifest["quarantined_clips"] = dict(Counter(r.reason for r in merged.records))
     manifest["skipped_subtasks"] = dict(sorted(skipped.items()))
     if run is not None:
@@ -205,8 +260,27 @@ def finish_corpus(root: Path, cfg: Config, quarantine: Quarantine,
     return manifest
 
 
+def finish_build(out: Path | str, cfg: Config, quarantine: Quarantine,
+                 skipped: dict[str, str] | None = None, run: dict | None = None) -> dict:
+    """finish_corpus at `out`. For a URL: the quarantine and previous manifest are
+    fetched, the manifest is made from the shards' footers on the store (no audio is
+    downloaded), and quarantine, manifest and card are published."""
+    if not is_remote(out):
+        return finish_corpus(local_path(out), cfg, quarantine, skipped, run)
+    corpus = RemoteCorpus(str(out))
+    corpus.refresh()
+    with tempfile.TemporaryDirectory(prefix="streamaudio-finish-") as tmp:
+        root = Path(tmp)
+        for name in (QUARANTINE_FILE, MANIFEST_FILE):
+            corpus.fetch(name, root / name)
+        manifest = finish_corpus(root, cfg, quarantine, skipped, run, corpus.shard_footers())
+        for name in (QUARANTINE_FILE, MANIFEST_FILE, CARD_FILE):
+            corpus.publish(root / name, name)
+    return manifest
+
+
 def build_corpus(
-    root: Path,
+    out: Path | str,
     subtasks: list[Subtask],
     streams: int | dict[str, int],
     corpus_seed: int,
@@ -216,21 +290,20 @@ def build_corpus(
     skipped: dict[str, str] | None = None,
 ) -> BuildReport:
     """Build the shards of `subtasks` one after another in this process (flows/
-    runs the same jobs on Prefect task runners); `skipped` names subtasks left
-    out as unbuildable here (recorded in the manifest)."""
+    runs the same jobs on Prefect task runners) into `out`, a directory or an fsspec
+    URL; `skipped` names subtasks left out as unbuildable here (recorded in the
+    manifest)."""
     started = time.perf_counter()
-    root = Path(root)
     builder = builder or CorpusBuilder(cfg)
     builder.setup()
-    jobs = start_build(root, Selection(subtasks, streams, skipped), corpus_seed, cfg, builder)
+    jobs = start_build(out, Selection(subtasks, streams, skipped), corpus_seed, cfg, builder)
     report = BuildReport()
     for job in jobs:
-        outcome = builder.build_shard(root, job.subtask, job.shard_index, job.total_streams,
-                                      job.corpus_seed)
+        outcome = build_job(builder, out, job)
         report.built.append(outcome)
         if on_shard is not None:
             on_shard(outcome)
     run = run_summary(report.built, time.perf_counter() - started, "in-process")
-    report.manifest = finish_corpus(root, cfg, builder.quarantine, skipped, run)
+    report.manifest = finish_build(out, cfg, builder.quarantine, skipped, run)
     report.quarantine = builder.quarantine.counts()
     return report

@@ -49,7 +49,7 @@ def stream_id(subtask: str, corpus_seed: int, index: int) -> str:
 
 @dataclass
 class ShardOutcome:
-    path: Path
+    path: Path | str  # a local path, or the shard's URL in a remote corpus
     streams: int
     skipped: bool  # already complete on disk
     drops: dict[str, int] = field(default_factory=dict)
@@ -216,14 +216,21 @@ class CorpusBuilder:
         drops[f"stream:{last.reason}"] += 1
         return Drop(last.reason, last.detail)
 
+    def shard_request(self, subtask: Subtask, shard_index: int, total_streams: int,
+                      corpus_seed: int) -> ShardRequest:
+        """What the shard holds: streams [index * per_shard, ...) of `total_streams`."""
+        per_shard = self.cfg.shards.streams_per_shard
+        first = shard_index * per_shard
+        planned = max(0, min(first + per_shard, total_streams) - first)
+        return ShardRequest(subtask.ability, subtask.name, shard_index, corpus_seed, planned,
+                            self.cfg.hash())
+
     def build_shard(self, root: Path, subtask: Subtask, shard_index: int, total_streams: int,
                     corpus_seed: int) -> ShardOutcome:
-        per_shard = self.cfg.shards.streams_per_shard
         path = shard_path(root, subtask.ability, subtask.name, shard_index)
-        first = shard_index * per_shard
-        indices = range(first, min(first + per_shard, total_streams))
-        request = ShardRequest(subtask.ability, subtask.name, shard_index, corpus_seed,
-                               len(indices), self.cfg.hash())
+        request = self.shard_request(subtask, shard_index, total_streams, corpus_seed)
+        first = shard_index * self.cfg.shards.streams_per_shard
+        indices = range(first, first + request.planned_streams)
         if shard_is_done(root, path, request):  # its completion record matches the file
             return ShardOutcome(path, 0, skipped=True)
         drops: Counter[str] = Counter()

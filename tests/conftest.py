@@ -5,7 +5,11 @@ that need the real recordings live in tests/test_real_catalogs.py."""
 from __future__ import annotations
 
 import json
+import logging
+import os
+import re
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -225,3 +229,47 @@ def world_config(world: Path) -> Config:
             "retrieval.mode=class",
         ]
     )
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3-compatible server (moto's server mode) on a free loopback port for the
+    session, with the environment a user would set for their own endpoint (child
+    processes of the process and Dask runners inherit it)."""
+    import socket
+
+    import s3fs
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
+             "AWS_ENDPOINT_URL_S3")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                      AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL_S3=endpoint)
+    s3fs.S3FileSystem.clear_instance_cache()  # none may keep another endpoint
+    yield endpoint
+    server.stop()
+    s3fs.S3FileSystem.clear_instance_cache()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, request: pytest.FixtureRequest) -> str:
+    """A new, empty bucket on the test S3 server; returns its s3:// URL."""
+    import fsspec
+
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-")
+    bucket = f"{name}-{uuid.uuid4().hex[:8]}"
+    fsspec.filesystem("s3").mkdir(bucket)
+    return f"s3://{bucket}"

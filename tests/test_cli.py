@@ -51,7 +51,7 @@ def test_rebuild_reports_kept_shards(tmp_path: Path, world: Path) -> None:
     out = tmp_path / "corpus"
     assert _build(world, out).exit_code == 0
     result = _build(world, out)
-    assert result.exit_code == 0 and "already on disk and kept" in result.output
+    assert result.exit_code == 0 and "already there and kept" in result.output
 
 
 def test_validate_fails_with_reasons(tmp_path: Path, world: Path) -> None:

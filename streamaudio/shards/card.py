@@ -39,6 +39,8 @@ _COLUMN_DOCS: list[tuple[str, str, str]] = [
     ("licenses", "list<string>", "every licence the stream's clips carry"),
 ]
 
+CARD_FILE = "README.md"  # Hugging Face reads the dataset card from here
+
 
 def _size_category(streams: int) -> str:
     for limit, name in (
@@ -156,7 +158,7 @@ reads them without either.
 
 
 def write_dataset_card(root: Path, manifest: dict[str, Any]) -> Path:
-    path = Path(root) / "README.md"
+    path = Path(root) / CARD_FILE
     with atomic_target(path) as tmp:
         tmp.write_text(render_dataset_card(manifest), encoding="utf-8")
     return path

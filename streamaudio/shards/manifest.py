@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from streamaudio.shards.card import write_dataset_card
-from streamaudio.shards.reader import list_shards, read_shard_meta
-from streamaudio.shards.writer import SHARD_FORMAT, atomic_target, shard_is_complete
+from streamaudio.shards.reader import list_shards
+from streamaudio.shards.writer import SHARD_FORMAT, atomic_target, shard_footer
 
 __all__ = ["build_manifest", "write_dataset_card", "write_manifest"]
 
@@ -84,8 +85,18 @@ def grounding_summary(counts: Counter[str]) -> dict[str, Any]:
     }
 
 
-def build_manifest(root: Path, config_hash: str, version: str) -> dict[str, Any]:
-    root = Path(root)
+def local_shard_footers(root: Path) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    """(path inside the corpus, footer metadata or None if incomplete) for every shard
+    under `root`, sorted: float sums add up in the same order every time."""
+    for path in list_shards(root):
+        yield path.relative_to(root).as_posix(), shard_footer(path)
+
+
+def build_manifest(root: Path, config_hash: str, version: str,
+                   shards: Iterable[tuple[str, dict[str, Any] | None]] | None = None
+                   ) -> dict[str, Any]:
+    """Totals by corpus, ability and subtask from shard footers: those under `root`, or
+    `shards` ((path, footer) pairs, e.g. of a remote corpus) if given."""
     total = _Tally()
     abilities: dict[str, _Tally] = {}
     subtasks: dict[str, _Tally] = {}
@@ -94,11 +105,10 @@ def build_manifest(root: Path, config_hash: str, version: str) -> dict[str, Any]
     hashes: set[str] = set()
     versions: set[str] = set()
     invalid: list[str] = []
-    for path in list_shards(root):  # sorted: float sums add up in the same order every time
-        if not shard_is_complete(path):
-            invalid.append(path.relative_to(root).as_posix())
+    for where, meta in local_shard_footers(Path(root)) if shards is None else shards:
+        if meta is None:
+            invalid.append(where)
             continue
-        meta = read_shard_meta(path)
         ability, subtask = meta["ability"], meta["subtask"]
         if owner.setdefault(subtask, ability) != ability:
             raise ValueError(

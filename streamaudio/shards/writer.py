@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -309,16 +309,24 @@ def write_shard_with_rows(
     return write_shard(rows, path, meta, row_group_streams)
 
 
-def shard_is_complete(path: Path) -> bool:
-    """True if the shard opens, has our schema and as many rows as its metadata says."""
+def shard_footer(source: Path | BinaryIO) -> dict[str, Any] | None:
+    """The shard's own metadata if it opens, has our schema and as many rows as that
+    metadata says; None otherwise. `source` may be an open remote file: only the
+    footer is read."""
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(source)
         schema = parquet.schema_arrow
         meta = json.loads(schema.metadata[b"streamaudio"])
-        return (
+        complete = (
             b"huggingface" in schema.metadata
             and schema.remove_metadata().equals(SHARD_SCHEMA.remove_metadata())
             and parquet.metadata.num_rows == meta["streams"]
         )
     except (OSError, pa.ArrowException, KeyError, TypeError, ValueError):
-        return False
+        return None
+    return meta if complete else None
+
+
+def shard_is_complete(path: Path) -> bool:
+    """True if the shard opens, has our schema and as many rows as its metadata says."""
+    return shard_footer(path) is not None

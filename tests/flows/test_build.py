@@ -19,6 +19,7 @@ from streamaudio.cli import app
 from streamaudio.config import load_config
 from streamaudio.corpus import build_corpus as build_in_process
 from streamaudio.shards.reader import iter_streams, list_shards
+from streamaudio.shards.remote import RemoteCorpus
 from streamaudio.tasks.registry import get_subtask
 from streamaudio.validate import validate_corpus
 
@@ -84,6 +85,26 @@ def test_a_rerun_keeps_complete_shards(prefect_api: None, world: Path, tmp_path:
     assert _files(out) == first
 
 
+def test_process_workers_publish_to_s3_the_same_bytes(prefect_api: None, world: Path,
+                                                      tmp_path: Path, s3_bucket: str) -> None:
+    """Worker processes build shards locally and publish them to the store (moto's
+    S3 server on 127.0.0.1); the store then holds what a local build holds."""
+    overrides = _overrides(world, tmp_path / "cache")
+    reference = tmp_path / "inline"
+    build_in_process(reference, [get_subtask(s) for s in SUBTASKS], 3, 5,
+                     load_config(overrides=overrides))
+    url = f"{s3_bucket}/nightly/{{date}}"
+    manifest = build_corpus(out=url, streams=3, seed=5, runner="process", workers=2,
+                            subtasks=SUBTASKS, overrides=overrides)
+    assert manifest["last_run"]["shards_built"] == 4
+    folders = RemoteCorpus(f"{s3_bucket}/nightly").fs.ls(f"{s3_bucket[5:]}/nightly")
+    assert len(folders) == 1  # {date} became the run's date
+    RemoteCorpus(f"s3://{folders[0]}").download(tmp_path / "copy")
+    assert _files(tmp_path / "copy") == _files(reference)
+    artifact = Artifact.get("corpus-build-summary")
+    assert artifact is not None and f"s3://{folders[0]}" in str(artifact.data)
+
+
 def test_regenerate_subtask_flow_changes_only_that_subtask(prefect_api: None, world: Path,
                                                            tmp_path: Path) -> None:
     overrides = _overrides(world, tmp_path / "cache")
@@ -116,6 +137,12 @@ def test_cli_runs_the_flow_with_a_runner(prefect_api: None, world: Path,
     bad = CliRunner().invoke(app, [*args, "--runner", "fleet", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 1 and "unknown task runner 'fleet'" in bad.output
     assert not (tmp_path / "x").exists()  # refused before anything was written
+    regen = CliRunner().invoke(app, ["regen", "hazard_alert", "--corpus", str(out), "--seed",
+                                     "8", "--runner", "flow"])
+    assert regen.exit_code == 0, regen.output
+    assert {r.seed for r in iter_streams(out, subtask="hazard_alert")} == {8}
+    assert json.loads((out / "manifest.json").read_text())["last_run"]["runner"] == (
+        "regen hazard_alert")
 
 
 def test_runner_arguments_are_checked() -> None:

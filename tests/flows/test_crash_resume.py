@@ -25,6 +25,7 @@ from streamaudio.config import Config
 from streamaudio.corpus import build_corpus as build_in_process
 from streamaudio.shards.progress import PROGRESS_DIR
 from streamaudio.shards.reader import list_shards
+from streamaudio.shards.remote import RemoteCorpus
 from streamaudio.shards.writer import shard_is_complete
 from streamaudio.tasks.registry import get_subtask
 
@@ -108,7 +109,7 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 class FlowRun:
     """`flows.build.build_corpus` in a subprocess that leads its own process group."""
 
-    def __init__(self, out: Path, world: Path, runner: str, env: dict[str, str],
+    def __init__(self, out: Path | str, world: Path, runner: str, env: dict[str, str],
                  log: Path) -> None:
         code = (
             "from flows.build import build_corpus\n"
@@ -238,6 +239,45 @@ def test_a_build_killed_and_relaunched_equals_an_uninterrupted_one(
     ids = [sid for path in list_shards(out)
            for sid in pq.read_table(path, columns=["stream_id"]).column(0).to_pylist()]
     assert len(ids) == len(set(ids)) == STREAMS * len(SUBTASKS)
+
+
+def test_a_build_into_s3_killed_and_relaunched_equals_an_uninterrupted_one(
+        tmp_path: Path, reference: tuple[Path, Path], prefect_api: str,
+        s3_bucket: str) -> None:
+    """The same on an S3 store (moto's server on 127.0.0.1): process workers publish
+    shards and records; killed mid-build, the store holds no record without its
+    whole shard, and the relaunch completes it to the same files."""
+    world, expected = reference
+    url = f"{s3_bucket}/corpus"
+    store = RemoteCorpus(url)
+    env = _prefect_env(tmp_path / "prefect", prefect_api)
+
+    def records() -> list[str]:
+        store.refresh()
+        return store.fs.glob(f"{url[5:]}/{PROGRESS_DIR}/*/*/shard-*.json")
+
+    killed = FlowRun(url, world, "process", env, tmp_path / "killed.log")
+    killed.wait_for(lambda: len(records()) >= 3)
+    time.sleep(random.uniform(0, 0.3))
+    killed.kill_group()
+    assert store.read_text("manifest.json") is None  # the kill landed mid-build
+    done = records()
+    for record in done:
+        shard = json.loads(store.fs.cat_file(record))
+        assert store.fs.size(f"{url[5:]}/{shard['shard']}") == shard["bytes"]
+    assert len(done) < SHARDS
+
+    rerun = FlowRun(url, world, "process", env, tmp_path / "rerun.log")
+    assert rerun.wait() == 0, rerun.output()
+    store.download(tmp_path / "copy")
+    got, want = _files(tmp_path / "copy"), _files(expected)
+    assert sorted(got) == sorted(want)
+    for name, path in want.items():
+        if name != "manifest.json":
+            assert got[name].read_bytes() == path.read_bytes(), name
+    assert _manifest_without_run(tmp_path / "copy") == _manifest_without_run(expected)
+    run = json.loads(store.read_text("manifest.json"))["last_run"]
+    assert (run["shards_kept"], run["shards_built"]) == (len(done), SHARDS - len(done))
 
 
 def test_a_killed_runs_temporary_files_are_removed_by_the_next(
