@@ -10,7 +10,6 @@ loaded, and the synth refuses any caption it has no recipe for."""
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -18,13 +17,13 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from streamaudio.compose.labels import LabelConflict, derive_labels
-from streamaudio.compose.loudness import measure_lufs
 from streamaudio.compose.mix import ProcessedClip
 from streamaudio.compose.noise import unit_noise_lufs
 from streamaudio.compose.timeline import Placement, SpanRequest, layout
 from streamaudio.config import Config
 from streamaudio.dsp.tfjp import run_tfjp
 from streamaudio.generate.store import GeneratorChain
+from streamaudio.ground.generated import admit_generated
 from streamaudio.ground.store import CatalogClipStore
 from streamaudio.retrieve.index import Candidate
 from streamaudio.retrieve.verify import ClipFeatures, features, verify
@@ -108,22 +107,16 @@ def _generate(event: EventPlan, store: CatalogClipStore, cfg: Config, seed: int,
     verdict = verify(Candidate(made.clip_id, float("nan"), 0), made.audio, result,
                      event.duration_s, False, near[-NEIGHBOURS:], cfg)
     failed = [name for name in verdict.failed_criteria() if name != "identity"]
-    if failed:
-        for criterion in failed:
-            stats[f"verify_failed:{criterion}"] += 1
-        stats["no_verified_clip"] += 1
-        return Drop("no_verified_clip", f"{event.event_id}: generated clip failed {failed}")
-    stats[f"generated:{made.backend}"] += 1
-    sha = hashlib.sha256(result.audio.astype(np.float32).tobytes()).hexdigest()
-    store.keep_generated(sha, result.audio)  # rendering reads it by content hash
-    clip = ProcessedClip(result.audio, result.core_start, result.core_end,
-                         measure_lufs(result.audio, rate), result.snr_db)
+    admitted = admit_generated(event.event_id, made, result, failed, store, rate, stats)
+    if isinstance(admitted, Drop):
+        return admitted
+    clip, ref = admitted
     evidence: dict[str, float | int | str] = {
         "selection": f"generated:{made.backend}", "prompt": made.prompt,
         "generator": made.version, "generation_seed": made.seed, "identity": "by_class",
         "clip_lufs": round(clip.lufs, 3),
         "tfjp_snr_db": round(clip.snr_db, 3) if np.isfinite(clip.snr_db) else "n/a"}
-    return _Bound(event, clip, made.ref().model_copy(update={"sha256": sha}), False, evidence)
+    return _Bound(event, clip, ref, False, evidence)
 
 
 def _bind(

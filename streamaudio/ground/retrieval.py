@@ -4,7 +4,6 @@ passes; if none does, generate from the fallback caption and verify that."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -12,11 +11,11 @@ from functools import cached_property
 
 import numpy as np
 
-from streamaudio.compose.loudness import measure_lufs
 from streamaudio.compose.mix import ProcessedClip
 from streamaudio.config import Config
 from streamaudio.dsp.tfjp import TfjpResult, run_tfjp
 from streamaudio.generate.store import GeneratorChain
+from streamaudio.ground.generated import admit_generated
 from streamaudio.ground.store import CatalogClipStore
 from streamaudio.retrieve.embed import TextEmbedder, make_embedder
 from streamaudio.retrieve.index import Candidate, ClipIndex, index_directory
@@ -132,21 +131,13 @@ class Retriever:
             return Drop("generated_rejected", f"{event.event_id}: {error}")
         verdict = verify(candidate, made.audio, result, event.duration_s, False,
                          neighbours[-NEIGHBOURS:], self.cfg)
-        if not verdict.ok:
-            for criterion in verdict.failed_criteria():
-                stats[f"verify_failed:{criterion}"] += 1
-            stats["no_verified_clip"] += 1
-            return Drop("no_verified_clip", f"{event.event_id}: generated clip failed "
-                        f"{verdict.failed_criteria()}")
-        stats[f"generated:{made.backend}"] += 1
-        sha = hashlib.sha256(result.audio.astype(np.float32).tobytes()).hexdigest()
-        self.store.keep_generated(sha, result.audio)  # rendering reads it by content hash
         rate = self.cfg.audio.sample_rate
-        clip = ProcessedClip(result.audio, result.core_start, result.core_end,
-                             measure_lufs(result.audio, rate), result.snr_db)
-        ref = made.ref()
+        admitted = admit_generated(event.event_id, made, result, verdict.failed_criteria(),
+                                   self.store, rate, stats)
+        if isinstance(admitted, Drop):
+            return admitted
+        clip, ref = admitted
         evidence |= {"selection": f"generated:{made.backend}", "prompt": made.prompt,
                      "identity": round(identity, 4), "generator": made.version,
                      "generation_seed": made.seed}
-        return Chosen(clip, ref.model_copy(update={"sha256": sha}), False,
-                      features(made.audio, rate), evidence)
+        return Chosen(clip, ref, False, features(made.audio, rate), evidence)
