@@ -1,7 +1,8 @@
 """A content-addressed store for everything expensive (TTS, ASR, LLM answers,
 embeddings, generated clips): the key is a hash of the inputs, each entry
 carries the hash of its payload, writes are atomic, and a corrupt entry reads
-as missing (and is removed) so it is recomputed."""
+as missing (and is removed) so it is recomputed. Threads and processes, also in
+other containers sharing the directory, may read and write one store at once."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +19,23 @@ from typing import Any
 import numpy as np
 
 _HEADER = 65  # 64 hex digits of the payload's sha256 and a newline
+
+
+def temporary_path(path: Path) -> Path:
+    """A name beside `path` for a writer's temporary file, used by no other writer:
+    pid and thread id alone repeat across containers sharing a cache volume (each
+    has its own pid namespace), so a random part makes the name unique."""
+    return path.with_name(
+        f".{path.name}.{os.getpid()}.{threading.get_native_id()}.{secrets.token_hex(6)}.tmp"
+    )
+
+
+def _verified(data: bytes) -> bytes | None:
+    """The payload of an entry's bytes, or None if they are torn or corrupt."""
+    digest, payload = data[: _HEADER - 1].decode("ascii", "replace"), data[_HEADER:]
+    if len(data) < _HEADER or hashlib.sha256(payload).hexdigest() != digest:
+        return None
+    return payload
 
 
 def input_key(inputs: Mapping[str, Any]) -> str:
@@ -43,27 +62,28 @@ class ContentStore:
     def get_bytes(self, key: str) -> bytes | None:
         path = self._path(key)
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            self._count("misses")
-            return None
-        digest, payload = data[: _HEADER - 1].decode("ascii", "replace"), data[_HEADER:]
-        if len(data) < _HEADER or hashlib.sha256(payload).hexdigest() != digest:
-            self._count("corrupt")
-            self._count("misses")
-            path.unlink(missing_ok=True)
-            return None
-        self._count("hits")
+            with open(path, "rb") as handle:
+                payload = _verified(handle.read())
+                if payload is None:
+                    self._count("corrupt")
+                    # remove the file read, not whatever is at the path now: a writer
+                    # may have renamed a good entry over it since (the open handle
+                    # keeps the inode number from being reused meanwhile)
+                    if os.path.samestat(os.fstat(handle.fileno()), os.stat(path)):
+                        path.unlink(missing_ok=True)
+        except FileNotFoundError:  # never written, or removed as corrupt by another reader
+            payload = None
+        self._count("misses" if payload is None else "hits")
         return payload
 
     def put_bytes(self, key: str, payload: bytes) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        # a unique temporary name per writer: concurrent writers of one key each
+        # a temporary name of its own per writer: concurrent writers of one key each
         # rename a complete file, and the last rename wins with identical content
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_native_id()}.tmp")
+        tmp = temporary_path(path)
         try:
-            with open(tmp, "wb") as handle:
+            with open(tmp, "xb") as handle:  # "x": two writers never share one file
                 handle.write(hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n")
                 handle.write(payload)
                 handle.flush()

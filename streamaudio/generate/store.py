@@ -151,7 +151,9 @@ class GeneratedClips:
         )  # fmt: skip
         line = json.dumps(record.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
         self.catalog_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.catalog_path, "a+", encoding="utf-8") as handle:
+        # errors="replace": a line torn inside a character must fail its own parse
+        # (skipped), not the decoding of the whole file on every later read and append
+        with open(self.catalog_path, "a+", encoding="utf-8", errors="replace") as handle:
             # flock is per open file: it serialises threads (each opens its own) and processes
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
@@ -170,7 +172,7 @@ class GeneratedClips:
         """Every valid line of the generated catalog (a torn or foreign line is
         skipped with a warning: the audio is still in the cache)."""
         try:
-            with open(self.catalog_path, encoding="utf-8") as handle:
+            with open(self.catalog_path, encoding="utf-8", errors="replace") as handle:
                 fcntl.flock(handle, fcntl.LOCK_SH)
                 text = handle.read()
         except FileNotFoundError:

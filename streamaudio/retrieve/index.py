@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from streamaudio.cache import temporary_path
 from streamaudio.config import Config
 from streamaudio.retrieve.audio_io import load_clip
 from streamaudio.retrieve.catalog import Catalog, ClipEntry, is_installed
@@ -63,7 +63,8 @@ def installed_ids(catalog: Catalog) -> frozenset[str]:
 
 
 def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_native_id()}.tmp")
+    # a name no concurrent saver uses (pid and thread id repeat across containers)
+    tmp = temporary_path(path)
     try:
         write(tmp)
         os.replace(tmp, path)

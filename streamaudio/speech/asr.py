@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import soxr
 
-from streamaudio.cache import ContentStore, input_key
+from streamaudio.cache import ContentStore, input_key, temporary_path
 from streamaudio.config import Config
 from streamaudio.speech.types import AsrModel, SpeechUnavailable, Transcript, WordTiming
 
@@ -63,7 +63,7 @@ def _is_complete(target: Path, expected: dict[str, int]) -> bool:
 def _atomic_copy(sources: Sequence[Path], dest: Path) -> None:
     """Concatenate sources into dest via a unique temp name and a rename, so a
     reader never sees a partial file."""
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_native_id()}.tmp")
+    tmp = temporary_path(dest)  # a name no other joiner uses, even in another container
     try:
         with open(tmp, "wb") as out:
             for source in sources:
