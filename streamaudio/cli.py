@@ -49,6 +49,14 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _local_dir(corpus: str) -> Path:
+    """The corpus directory; a URL is refused with what to do instead."""
+    if is_remote(corpus):
+        raise _fail(f"{display_url(corpus)} is a URL: this command reads a local corpus "
+                    "directory (copy the corpus down first)")
+    return local_path(corpus)
+
+
 def _shard_progress() -> Progress:
     """The shard progress bar that `build` and `regen` show while they work."""
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -173,10 +181,11 @@ def validate(corpus: Annotated[str, typer.Argument(
 
 @app.command()
 def inspect(
-    corpus: Annotated[Path, typer.Argument(help="Corpus directory.")],
+    corpus_dir: Annotated[str, typer.Argument(help="Corpus directory.")],
     stream: Annotated[str | None, typer.Option(help="Show this stream chunk by chunk.")] = None,
 ) -> None:
     """Summary table, or one stream's chunk-by-chunk labels with --stream."""
+    corpus = _local_dir(corpus_dir)
     manifest_path = corpus / MANIFEST_FILE
     if not manifest_path.exists():
         raise _fail(f"{corpus} has no {MANIFEST_FILE}: not a built corpus")
@@ -197,12 +206,13 @@ def inspect(
 
 @app.command()
 def report(
-    corpus: Annotated[Path, typer.Argument(help="Corpus directory.")],
+    corpus_dir: Annotated[str, typer.Argument(help="Corpus directory.")],
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
     streams: Annotated[int, typer.Option(help="Streams to show, spread over subtasks.")] = 6,
 ) -> None:
     """A static HTML page: summary table, distributions, and for a few streams the
     waveform, spectrogram, events, responses and an audio player (one file)."""
+    corpus = _local_dir(corpus_dir)
     if not (corpus / MANIFEST_FILE).exists():
         raise _fail(f"{corpus} has no {MANIFEST_FILE}: not a built corpus")
     from streamaudio.inspect.report import write_report  # matplotlib loads only here
@@ -237,7 +247,7 @@ def regen(
                     "shards under a file lock. Copy the corpus down, regen, copy it back.")
     if runner not in ("inline", "flow"):
         raise _fail(f"--runner is inline or flow, not {runner!r}")
-    corpus = local_path(corpus_dir)
+    corpus = _local_dir(corpus_dir)
     try:
         indices = [int(part) for part in shards.split(",")] if shards else None
     except ValueError as error:

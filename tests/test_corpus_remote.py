@@ -96,3 +96,6 @@ def test_the_cli_builds_and_validates_an_s3_corpus(s3_bucket: str, world: Path) 
     assert "OK: 3 rows valid" in checked.output
     refused = runner.invoke(app, ["regen", "hazard_alert", "--corpus", url])
     assert refused.exit_code == 1 and "regen works on a local corpus" in refused.output
+    for command in ("inspect", "report"):
+        refused = runner.invoke(app, [command, url])
+        assert refused.exit_code == 1 and "reads a local corpus directory" in refused.output
