@@ -7,8 +7,9 @@ models, TTS, ASR or generated clips; the catalog index is built before timing.
 Times are measured inside the build (`last_run.wall_seconds`: model loading
 and the Dask cluster included); the flow's ephemeral Prefect server start-up,
 paid once per command, is printed beside them. `BENCH_FLOW_STREAMS` (default 200) and
-`BENCH_FLOW_SUBTASKS` (comma-separated; default: the sound subtasks) change the
-work."""
+`BENCH_FLOW_SUBTASKS` change the work: comma-separated subtasks (BENCH_FLOW_STREAMS
+split evenly), `mixture` (the paper's mixture over every subtask this config can
+build, speech included: BENCH_FLOW_STREAMS in total), or unset: the sound subtasks."""
 
 from __future__ import annotations
 
@@ -29,12 +30,16 @@ SOUND_SUBTASKS = ("hazard_alert", "benign_silence", "multi_event_alert", "care_r
 STREAMS_PER_SHARD = 16  # coarse tasks (a shard each), several per worker
 OVERHEAD_TARGET = 0.10
 EFFICIENCY_TARGET = 0.8
+MIXTURE = "mixture"  # BENCH_FLOW_SUBTASKS value: no subtask list, the paper's mixture
 
 
 def _work() -> tuple[list[str], int]:
+    """(subtasks, streams per subtask), or ([], streams in total) for the mixture."""
     names = os.environ.get("BENCH_FLOW_SUBTASKS")
-    subtasks = names.split(",") if names else list(SOUND_SUBTASKS)
     total = int(os.environ.get("BENCH_FLOW_STREAMS", "200"))
+    if names == MIXTURE:
+        return [], total
+    subtasks = names.split(",") if names else list(SOUND_SUBTASKS)
     return subtasks, max(1, total // len(subtasks))
 
 
@@ -42,26 +47,30 @@ def _overrides(cache: Path) -> list[str]:
     return [f"shards.streams_per_shard={STREAMS_PER_SHARD}", f"cache.directory={cache}"]
 
 
+# no subtasks: the mixture, chosen as `streamaudio build` and the flow choose it
 _RUN = """
 import json, sys, time
 from streamaudio.config import load_config
-from streamaudio.corpus import build_corpus as build_in_process
-from streamaudio.tasks.registry import get_subtask
+from streamaudio.corpus import build_corpus as build_in_process, select_subtasks
+from streamaudio.pipeline import CorpusBuilder
 from flows.build import build_corpus
 kind, out, runner, workers, streams, subtasks, overrides = json.loads(sys.argv[1])
 if kind == "library":
-    build_in_process(out, [get_subtask(s) for s in subtasks], streams, 0,
-                     load_config(overrides=overrides))
+    cfg = load_config(overrides=overrides)
+    builder = CorpusBuilder(cfg)
+    chosen = select_subtasks(cfg, builder, subtasks or None, streams)
+    build_in_process(out, chosen.subtasks, chosen.counts, 0, cfg, builder=builder,
+                     skipped=chosen.skipped)
 else:
     build_corpus(out=out, streams=streams, seed=0, runner=runner, workers=workers,
-                 subtasks=subtasks, overrides=overrides)
+                 subtasks=subtasks or None, overrides=overrides)
 """
 
 
 def _timed_run(root: Path, name: str, runner: str, workers: int, subtasks: list[str],
-               per_subtask: int) -> tuple[float, float]:
-    """(wall seconds of the whole command, seconds inside the build) in a fresh
-    interpreter, so no run reuses another's loaded models or caches."""
+               per_subtask: int) -> tuple[float, float, int]:
+    """(wall seconds of the whole command, seconds inside the build, streams built)
+    in a fresh interpreter, so no run reuses another's loaded models or caches."""
     out = root / name
     args = ["library" if runner == "library" else "flow", str(out), runner, workers,
             per_subtask, subtasks, _overrides(root / f"cache-{name}")]
@@ -69,8 +78,8 @@ def _timed_run(root: Path, name: str, runner: str, workers: int, subtasks: list[
     subprocess.run([sys.executable, "-c", _RUN, json.dumps(args)], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - start
-    inside = json.loads((out / "manifest.json").read_text())["last_run"]["wall_seconds"]
-    return wall, inside
+    run = json.loads((out / "manifest.json").read_text())["last_run"]
+    return wall, run["wall_seconds"], run["streams_built"]
 
 
 def main() -> dict[str, float]:
@@ -82,16 +91,19 @@ def main() -> dict[str, float]:
             "dask_1": ("dask", 1), "dask_2": ("dask", 2)}
     wall: dict[str, float] = {}
     inside: dict[str, float] = {}
+    streams: dict[str, int] = {}
+    print(f"work: {per_subtask} streams of each of {', '.join(subtasks)}" if subtasks
+          else f"work: the {MIXTURE} of {per_subtask} streams")
     with tempfile.TemporaryDirectory() as scratch:
         for name, (runner, workers) in runs.items():
-            wall[name], inside[name] = _timed_run(Path(scratch), name, runner, workers,
-                                                  subtasks, per_subtask)
-    streams = per_subtask * len(subtasks)
+            wall[name], inside[name], streams[name] = _timed_run(
+                Path(scratch), name, runner, workers, subtasks, per_subtask)
     overhead = inside["flow_thread_1"] / inside["library"] - 1
     efficiency = inside["dask_1"] / inside["dask_2"] / 2
     for name in runs:
         print(f"{name:16s} {inside[name]:8.1f} s in the build, {wall[name]:6.1f} s with "
-              f"start-up ({streams} streams)")
+              f"start-up ({streams[name]} streams), {inside[name] / inside['library']:.2f} x "
+              f"library")
     start_up = (wall["flow_thread_1"] - inside["flow_thread_1"]) - (
         wall["library"] - inside["library"])
     print(f"{'flow overhead':16s} {overhead:8.1%}  target <= {OVERHEAD_TARGET:.0%}  "

@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 
 from flows.build import build_corpus
 from flows.regen import regenerate_subtask
-from flows.runners import make_task_runner
 from streamaudio.cli import app
 from streamaudio.config import load_config
 from streamaudio.corpus import build_corpus as build_in_process
@@ -143,13 +142,6 @@ def test_cli_runs_the_flow_with_a_runner(prefect_api: None, world: Path,
     assert {r.seed for r in iter_streams(out, subtask="hazard_alert")} == {8}
     assert json.loads((out / "manifest.json").read_text())["last_run"]["runner"] == (
         "regen hazard_alert")
-
-
-def test_runner_arguments_are_checked() -> None:
-    with pytest.raises(ValueError, match="workers"):
-        make_task_runner("thread", 0)
-    with pytest.raises(ValueError, match="address needs the dask runner"):
-        make_task_runner("thread", 2, "tcp://127.0.0.1:8786")
 
 
 def test_a_scheduled_run_gets_its_own_folder_and_seed() -> None:
