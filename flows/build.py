@@ -27,6 +27,7 @@ from streamaudio.corpus import (
     ShardJob,
     build_job,
     finish_build,
+    longest_first,
     run_summary,
     select_subtasks,
     start_build,
@@ -57,15 +58,20 @@ def _outcome(data: dict[str, Any]) -> ShardOutcome:
 
 def run_shard_jobs(config: dict[str, Any], out: str, jobs: list[ShardJob],
                    runner: TaskRunner, progress: bool) -> list[dict[str, Any]]:
-    """Submit one task per job to the runner; results in job order."""
+    """Submit one task per job to the runner, costliest first (so workers finish
+    together); results in job order."""
     results: list[dict[str, Any]] = [{}] * len(jobs)
+    per_shard = config["shards"]["streams_per_shard"]
     with runner as task_runner, \
             shard_progress(len(jobs), enabled=progress) as advance:
-        futures = [task_runner.submit(build_shard, {
-            "config": config, "out": out, "subtask": job.subtask.name,
-            "shard_index": job.shard_index, "total_streams": job.total_streams,
-            "corpus_seed": job.corpus_seed}) for job in jobs]
-        order = {future.task_run_id: index for index, future in enumerate(futures)}
+        submitted = {index: task_runner.submit(build_shard, {
+            "config": config, "out": out, "subtask": jobs[index].subtask.name,
+            "shard_index": jobs[index].shard_index,
+            "total_streams": jobs[index].total_streams,
+            "corpus_seed": jobs[index].corpus_seed})
+            for index in longest_first(jobs, per_shard)}
+        futures = list(submitted.values())
+        order = {future.task_run_id: index for index, future in submitted.items()}
         for future in as_completed(futures):
             results[order[future.task_run_id]] = future.result()
             advance()

@@ -27,7 +27,7 @@ from streamaudio.plan.llm import LlmPlanner, make_planner
 from streamaudio.retrieve.catalog import is_installed, load_catalogs, load_rirs
 from streamaudio.retrieve.quarantine import Quarantine
 from streamaudio.schema import GroundedPlan, ScenePlan, Stream
-from streamaudio.shards.progress import ShardRequest, shard_is_done, write_record
+from streamaudio.shards.progress import ShardRequest, shard_is_done, shard_streams, write_record
 from streamaudio.shards.writer import shard_path, stream_to_row, write_shard
 from streamaudio.stage import Drop, Retry, StageError
 from streamaudio.tasks.registry import PlanContext, Subtask
@@ -219,9 +219,8 @@ class CorpusBuilder:
     def shard_request(self, subtask: Subtask, shard_index: int, total_streams: int,
                       corpus_seed: int) -> ShardRequest:
         """What the shard holds: streams [index * per_shard, ...) of `total_streams`."""
-        per_shard = self.cfg.shards.streams_per_shard
-        first = shard_index * per_shard
-        planned = max(0, min(first + per_shard, total_streams) - first)
+        planned = len(shard_streams(shard_index, total_streams,
+                                    self.cfg.shards.streams_per_shard))
         return ShardRequest(subtask.ability, subtask.name, shard_index, corpus_seed, planned,
                             self.cfg.hash())
 
@@ -229,8 +228,7 @@ class CorpusBuilder:
                     corpus_seed: int) -> ShardOutcome:
         path = shard_path(root, subtask.ability, subtask.name, shard_index)
         request = self.shard_request(subtask, shard_index, total_streams, corpus_seed)
-        first = shard_index * self.cfg.shards.streams_per_shard
-        indices = range(first, first + request.planned_streams)
+        indices = shard_streams(shard_index, total_streams, self.cfg.shards.streams_per_shard)
         if shard_is_done(root, path, request):  # its completion record matches the file
             return ShardOutcome(path, 0, skipped=True)
         drops: Counter[str] = Counter()

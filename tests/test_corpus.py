@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from streamaudio.config import Config, load_config
-from streamaudio.corpus import build_corpus
+from streamaudio.corpus import SPEECH_STREAM_COST, build_corpus, longest_first, shard_jobs
 from streamaudio.shards.reader import iter_streams, list_shards
 from streamaudio.stage import StageError
 from streamaudio.tasks.registry import get_subtask
@@ -98,3 +98,20 @@ def test_bad_clips_are_quarantined_with_reasons_not_crashes(
     built = manifest["totals"]["streams"]
     dropped = sum(v for k, v in manifest["drops"].items() if k.startswith("stream:"))
     assert built + dropped == planned  # nothing lost silently
+
+
+def test_longest_first_puts_speech_and_full_shards_before_short_sound_shards(
+        world_config: Config) -> None:
+    subtasks = [get_subtask(name) for name in ("hazard_alert", "asr_clean", "benign_silence")]
+    counts = {"hazard_alert": 9, "asr_clean": 5, "benign_silence": 4}
+    jobs = shard_jobs(subtasks, counts, 0, world_config)  # 4 streams per shard
+    assert [(j.subtask.name, j.shard_index) for j in jobs] == [
+        ("hazard_alert", 0), ("hazard_alert", 1), ("hazard_alert", 2),
+        ("asr_clean", 0), ("asr_clean", 1), ("benign_silence", 0)]
+    order = longest_first(jobs, 4)
+    assert [(jobs[i].subtask.name, jobs[i].shard_index) for i in order] == [
+        ("asr_clean", 0), ("asr_clean", 1),  # 4 x 20 and 1 x 20: speech is costly
+        ("hazard_alert", 0), ("hazard_alert", 1), ("benign_silence", 0),  # ties: job order
+        ("hazard_alert", 2)]  # the last, 1-stream shard
+    assert jobs[3].estimated_cost(4) == 4 * SPEECH_STREAM_COST
+    assert sorted(order) == list(range(len(jobs)))

@@ -30,6 +30,13 @@ class ShardRequest:
     config_hash: str
 
 
+def shard_streams(shard_index: int, total_streams: int, per_shard: int) -> range:
+    """The stream indices shard `shard_index` holds: shards cut `total_streams` into
+    runs of `per_shard` (the last may be shorter)."""
+    first = shard_index * per_shard
+    return range(first, max(first, min(first + per_shard, total_streams)))
+
+
 def record_path(root: Path, shard: Path) -> Path:
     """The record beside the corpus for `shard` (a path under `root`)."""
     relative = Path(shard).relative_to(root)

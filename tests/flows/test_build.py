@@ -6,12 +6,15 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from prefect.artifacts import Artifact
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
+import flows.build
 from flows.build import build_corpus
 from flows.regen import regenerate_subtask
 from streamaudio.cli import app
@@ -73,6 +76,30 @@ def test_every_runner_builds_the_same_bytes(prefect_api: None, world: Path,
     assert "hazard_alert" in str(artifact.data)
 
 
+def test_speech_on_dask_workers_gives_the_in_process_bytes(prefect_api: None, world: Path,
+                                                          tmp_path: Path) -> None:
+    """Speech goes through TTS and an ASR round trip whose floats depend on the BLAS
+    thread count (Dask workers run with OMP_NUM_THREADS=1); each build has its own
+    cache, so no transcript is shared."""
+    def overrides(cache: str) -> list[str]:
+        return [f"catalog.directory={world}", "retrieval.mode=class",
+                "shards.streams_per_shard=1", f"cache.directory={tmp_path / cache}"]
+
+    reference = tmp_path / "inline"
+    build_in_process(reference, [get_subtask("asr_noisy")], 2, 5,
+                     load_config(overrides=overrides("cache-inline")))
+    out = tmp_path / "dask"
+    manifest = build_corpus(out=str(out), streams=2, seed=5, runner="dask", workers=2,
+                            subtasks=["asr_noisy"], overrides=overrides("cache-dask"))
+    assert manifest["last_run"]["shards_built"] == 2
+    expected = _files(reference)
+    expected.pop("config.yaml")  # names its own cache directory
+    built = _files(out)
+    built.pop("config.yaml")
+    assert built == expected
+    assert sum(1 for _ in iter_streams(out)) == 2
+
+
 def test_a_rerun_keeps_complete_shards(prefect_api: None, world: Path, tmp_path: Path) -> None:
     overrides = _overrides(world, tmp_path / "cache")
     out = tmp_path / "corpus"
@@ -82,6 +109,31 @@ def test_a_rerun_keeps_complete_shards(prefect_api: None, world: Path, tmp_path:
                             overrides=overrides)
     assert manifest["last_run"]["shards_built"] == 0 and manifest["last_run"]["shards_kept"] == 4
     assert _files(out) == first
+
+
+class RecordingThreadRunner(ThreadPoolTaskRunner):
+    """A real one-thread task runner that notes which shard each submit asks for."""
+
+    submitted: ClassVar[list[tuple[str, int]]] = []
+
+    def submit(self, task: Any, parameters: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        self.submitted.append((parameters["subtask"], parameters["shard_index"]))
+        return super().submit(task, parameters, *args, **kwargs)
+
+
+def test_costliest_shards_are_submitted_first_and_results_kept_in_job_order(
+        prefect_api: None, world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flows.build, "make_task_runner",
+                        lambda *_: RecordingThreadRunner(max_workers=1))
+    RecordingThreadRunner.submitted = []
+    out = tmp_path / "corpus"
+    manifest = build_corpus(out=str(out), streams=3, seed=5, subtasks=SUBTASKS,
+                            overrides=_overrides(world, tmp_path / "cache"))
+    # job order is h0 h1 b0 b1; 2-stream shards go before the 1-stream ones
+    assert RecordingThreadRunner.submitted == [
+        ("hazard_alert", 0), ("benign_silence", 0), ("hazard_alert", 1), ("benign_silence", 1)]
+    assert manifest["last_run"]["shards_built"] == 4
+    assert validate_corpus(out)[1] == []
 
 
 def test_process_workers_publish_to_s3_the_same_bytes(prefect_api: None, world: Path,

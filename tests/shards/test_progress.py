@@ -14,6 +14,7 @@ from streamaudio.shards.progress import (
     file_sha256,
     record_path,
     shard_is_done,
+    shard_streams,
 )
 from streamaudio.shards.reader import list_shards
 from streamaudio.shards.writer import shard_is_complete
@@ -131,3 +132,10 @@ def test_records_are_no_part_of_the_corpus_data(tmp_path: Path, world_config: Co
     assert all(path.suffix == ".parquet" for path in list_shards(root))
     checked, failures = validate_corpus(root)
     assert (checked, failures) == (TOTAL, [])
+
+
+def test_shard_streams_cut_the_total_into_runs_of_per_shard() -> None:
+    assert [list(shard_streams(i, 10, 4)) for i in range(3)] == [
+        [0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert list(shard_streams(3, 10, 4)) == []  # past the end: nothing, not a negative run
+    assert len(shard_streams(0, 0, 4)) == 0

@@ -3,8 +3,11 @@ TTS speech with word timings in samples, the Chinese t2s path, the cache."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -152,6 +155,49 @@ def test_transcribes_real_speech_with_sample_timings(whisper: WhisperAsr) -> Non
     assert word_error_rate(SENTENCE, low.text, "en") <= 0.1, low.text
     assert abs(low.words[-1].end * 2 - words[-1].end) <= 0.1 * RATE
     assert low.words[-1].end <= slow.size
+
+
+# flite sentences whose whisper-base timings or text change with numpy's BLAS thread
+# count when it is not pinned (the mel features go through a BLAS matmul)
+THREAD_SENSITIVE = (
+    "What was the name of the song that played just a moment ago?",
+    "Turn the kitchen lights off and lock the back door, thanks.",
+    "I think the kettle is boiling, can you check the stove for me?",
+)
+_TRANSCRIBE_IN_FRESH_PROCESS = """
+import json, sys
+import numpy as np, threadpoolctl
+from streamaudio.config import load_config
+from streamaudio.speech.asr import WhisperAsr
+speech = np.load(sys.argv[1])
+asr = WhisperAsr(load_config(overrides=[f"cache.directory={sys.argv[2]}"]))
+heard = [[t.text, [[w.start, w.end] for w in t.words]]
+         for t in (asr.transcribe(speech[name], 16_000, "en") for name in sorted(speech))]
+blas = sorted({p["num_threads"] for p in threadpoolctl.threadpool_info()
+               if p["user_api"] == "blas"})
+print(json.dumps({"heard": heard, "blas_threads": blas}))
+"""
+
+
+def test_transcripts_do_not_depend_on_the_blas_thread_count(real_cfg: Config,
+                                                            tmp_path: Path) -> None:
+    """A Dask worker runs with OMP_NUM_THREADS=1, an in-process build with numpy's
+    default: both must hear the same words at the same samples, or their round-trip
+    drops and labels differ."""
+    speech = tmp_path / "speech.npz"
+    np.savez(speech, **{f"s{i}": flite_speech(text) for i, text in enumerate(THREAD_SENSITIVE)})
+    whisper_model_dir(real_cfg)  # the join, once, before the two processes share it
+    runs = {}
+    for threads in ("1", "2"):
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads}
+        done = subprocess.run(
+            [sys.executable, "-c", _TRANSCRIBE_IN_FRESH_PROCESS, str(speech),
+             str(real_cfg.cache.directory)],
+            env=env, check=True, capture_output=True, text=True)
+        runs[threads] = json.loads(done.stdout.splitlines()[-1])
+    assert runs["1"]["heard"] == runs["2"]["heard"]
+    assert runs["1"]["blas_threads"] == runs["2"]["blas_threads"] == [1]
+    assert all(text for text, _ in runs["1"]["heard"])
 
 
 def test_refine_timings_skips_silence_at_the_edges() -> None:
