@@ -3,9 +3,12 @@ LocalCluster of worker processes, or an existing cluster's address)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+from prefect_dask import DaskTaskRunner
 
 if TYPE_CHECKING:
     from distributed import LocalCluster
@@ -39,6 +42,51 @@ def local_cluster(**cluster_kwargs: Any) -> LocalCluster:
         return LocalCluster(**cluster_kwargs)
 
 
+def _temporary_api_url() -> str | None:
+    """The temporary API server this flow run started (no PREFECT_API_URL set),
+    else None: with a URL set, worker processes read it themselves."""
+    from prefect.context import FlowRunContext
+    from prefect.settings import PREFECT_API_URL
+
+    context = FlowRunContext.get()
+    if PREFECT_API_URL.value() or context is None or context.client is None:
+        return None
+    return str(context.client.api_url)
+
+
+@contextmanager
+def workers_share_the_api() -> Iterator[None]:
+    """Within: settings serialized for worker processes name this run's temporary API
+    server. Otherwise each worker process, finding no PREFECT_API_URL, starts a
+    server of its own on its first task: seconds to start, a quarter of a core or
+    more while it runs, and the worker's task states never reach this run's API."""
+    url = _temporary_api_url()
+    if url is None:
+        yield
+        return
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        yield
+
+
+class _SharedApiSubmit:
+    """For task runners whose workers are local processes: they report to this
+    run's API server (workers_share_the_api)."""
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        with workers_share_the_api():  # the context (and env) for the workers go here
+            return super().submit(*args, **kwargs)  # type: ignore[misc]
+
+
+class LocalProcessTaskRunner(_SharedApiSubmit, ProcessPoolTaskRunner):
+    pass
+
+
+class LocalDaskTaskRunner(_SharedApiSubmit, DaskTaskRunner):
+    pass
+
+
 def make_task_runner(kind: str, workers: int = 2, address: str | None = None) -> TaskRunner:
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
@@ -47,15 +95,13 @@ def make_task_runner(kind: str, workers: int = 2, address: str | None = None) ->
     if kind == "thread":
         return ThreadPoolTaskRunner(max_workers=workers)
     if kind == "process":
-        return ProcessPoolTaskRunner(max_workers=workers)
+        return LocalProcessTaskRunner(max_workers=workers)
     if kind == "dask":
-        from prefect_dask import DaskTaskRunner
-
         if address:  # an existing cluster keeps its own worker environment
             return DaskTaskRunner(address=address)
         # one single-threaded worker process per core: models load once per worker,
         # and BLAS / onnxruntime / CTranslate2 threads do not fight over the cores
-        return DaskTaskRunner(cluster_class=local_cluster, cluster_kwargs={
+        return LocalDaskTaskRunner(cluster_class=local_cluster, cluster_kwargs={
             "n_workers": workers, "threads_per_worker": 1, "processes": True,
             "dashboard_address": None})
     raise ValueError(f"unknown task runner {kind!r}; choose one of {', '.join(RUNNER_KINDS)}")
