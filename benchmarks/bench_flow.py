@@ -13,6 +13,7 @@ build, speech included: BENCH_FLOW_STREAMS in total), or unset: the sound subtas
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from streamaudio.config import load_config
 from streamaudio.pipeline import CorpusBuilder
@@ -67,10 +69,33 @@ else:
 """
 
 
+class Run(NamedTuple):
+    wall: float  # seconds of the whole command
+    inside: float  # seconds inside the build (last_run.wall_seconds)
+    streams: int
+    digest: str  # of the corpus's bytes (corpus_digest)
+
+
+def corpus_digest(root: Path) -> str:
+    """sha256 over every file of a corpus but config.yaml (it names this run's cache
+    directory) and the manifest's `last_run`: equal for equal builds by any runner."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if path.name == "config.yaml" and path.parent == root:
+            continue
+        data = path.read_bytes()
+        if path.name == "manifest.json" and path.parent == root:
+            manifest = json.loads(data)
+            manifest.pop("last_run", None)
+            data = json.dumps(manifest, sort_keys=True).encode()
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + data)
+    return digest.hexdigest()
+
+
 def _timed_run(root: Path, name: str, runner: str, workers: int, subtasks: list[str],
-               per_subtask: int) -> tuple[float, float, int]:
-    """(wall seconds of the whole command, seconds inside the build, streams built)
-    in a fresh interpreter, so no run reuses another's loaded models or caches."""
+               per_subtask: int) -> Run:
+    """One build in a fresh interpreter, so no run reuses another's loaded models
+    or caches."""
     out = root / name
     args = ["library" if runner == "library" else "flow", str(out), runner, workers,
             per_subtask, subtasks, _overrides(root / f"cache-{name}")]
@@ -79,7 +104,7 @@ def _timed_run(root: Path, name: str, runner: str, workers: int, subtasks: list[
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     run = json.loads((out / "manifest.json").read_text())["last_run"]
-    return wall, run["wall_seconds"], run["streams_built"]
+    return Run(wall, run["wall_seconds"], run["streams_built"], corpus_digest(out))
 
 
 def main() -> dict[str, float]:
@@ -89,21 +114,20 @@ def main() -> dict[str, float]:
     CorpusBuilder(load_config()).retriever.index  # noqa: B018 -- build the index untimed
     runs = {"library": ("library", 1), "flow_thread_1": ("thread", 1),
             "dask_1": ("dask", 1), "dask_2": ("dask", 2)}
-    wall: dict[str, float] = {}
-    inside: dict[str, float] = {}
-    streams: dict[str, int] = {}
     print(f"work: {per_subtask} streams of each of {', '.join(subtasks)}" if subtasks
           else f"work: the {MIXTURE} of {per_subtask} streams")
     with tempfile.TemporaryDirectory() as scratch:
-        for name, (runner, workers) in runs.items():
-            wall[name], inside[name], streams[name] = _timed_run(
-                Path(scratch), name, runner, workers, subtasks, per_subtask)
+        done = {name: _timed_run(Path(scratch), name, runner, workers, subtasks, per_subtask)
+                for name, (runner, workers) in runs.items()}
+    wall = {name: run.wall for name, run in done.items()}
+    inside = {name: run.inside for name, run in done.items()}
     overhead = inside["flow_thread_1"] / inside["library"] - 1
     efficiency = inside["dask_1"] / inside["dask_2"] / 2
-    for name in runs:
-        print(f"{name:16s} {inside[name]:8.1f} s in the build, {wall[name]:6.1f} s with "
-              f"start-up ({streams[name]} streams), {inside[name] / inside['library']:.2f} x "
-              f"library")
+    for name, run in done.items():
+        same = "same bytes" if run.digest == done["library"].digest else "OTHER BYTES"
+        print(f"{name:16s} {run.inside:8.1f} s in the build, {run.wall:6.1f} s with "
+              f"start-up, {run.inside / inside['library']:4.2f} x library  ({run.streams} "
+              f"streams, {same})")
     start_up = (wall["flow_thread_1"] - inside["flow_thread_1"]) - (
         wall["library"] - inside["library"])
     print(f"{'flow overhead':16s} {overhead:8.1%}  target <= {OVERHEAD_TARGET:.0%}  "
@@ -112,6 +136,7 @@ def main() -> dict[str, float]:
     print(f"{'2-worker eff.':16s} {efficiency:8.2f}  target >= {EFFICIENCY_TARGET}  "
           f"{'ok' if efficiency >= EFFICIENCY_TARGET else 'MISS'}")
     return {"flow_overhead": overhead, "dask_2_worker_efficiency": efficiency,
+            "same_bytes": float(len({run.digest for run in done.values()}) == 1),
             **{f"{name}_s": value for name, value in inside.items()}}
 
 
