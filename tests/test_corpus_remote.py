@@ -1,11 +1,11 @@
 """Building into an S3 URL (moto's server on 127.0.0.1): the same files as a local
 build, resumable from what the store holds, and readable by the CLI."""
 
-import json
 from pathlib import Path
 
 import fsspec
 import pytest
+from support import corpus_files
 from typer.testing import CliRunner
 
 from streamaudio.cli import app
@@ -20,19 +20,6 @@ SUBTASKS = ["hazard_alert", "benign_silence"]
 
 def _build(out: Path | str, cfg: Config, seed: int = 0):  # type: ignore[no-untyped-def]
     return build_corpus(out, [get_subtask(name) for name in SUBTASKS], 5, seed, cfg)
-
-
-def corpus_files(root: Path) -> dict[str, bytes]:
-    """Every file of a corpus, the manifest without this run's own report."""
-    files = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        data = path.read_bytes()
-        if path.name == "manifest.json":
-            manifest = json.loads(data)
-            manifest.pop("last_run")
-            data = json.dumps(manifest, sort_keys=True).encode()
-        files[path.relative_to(root).as_posix()] = data
-    return files
 
 
 def _download(url: str, into: Path) -> dict[str, bytes]:

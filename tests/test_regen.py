@@ -6,6 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
+from support import corpus_files
 from typer.testing import CliRunner
 
 from streamaudio import cli
@@ -56,20 +57,8 @@ def corpus(tmp_path: Path, cfg: Config) -> Path:
     return root
 
 
-def _content(path: Path) -> bytes:
-    if path.name != "manifest.json":
-        return path.read_bytes()
-    manifest = json.loads(path.read_text())
-    manifest.pop("last_run", None)  # the run's own timings, different every run
-    return json.dumps(manifest, sort_keys=True).encode()
-
-
 def _hashes(root: Path) -> dict[str, str]:
-    return {
-        path.relative_to(root).as_posix(): hashlib.sha256(_content(path)).hexdigest()
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    }
+    return {name: hashlib.sha256(data).hexdigest() for name, data in corpus_files(root).items()}
 
 
 def _changed(before: dict[str, str], after: dict[str, str]) -> set[str]:

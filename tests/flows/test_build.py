@@ -12,6 +12,7 @@ import pytest
 from prefect.artifacts import Artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.testing.utilities import prefect_test_harness
+from support import corpus_files
 from typer.testing import CliRunner
 
 import flows.build
@@ -42,34 +43,22 @@ def _overrides(world: Path, cache: Path) -> list[str]:
             "shards.streams_per_shard=2", f"cache.directory={cache}"]
 
 
-def _files(root: Path) -> dict[str, bytes]:
-    """Every file of a corpus; the manifest without this run's own report."""
-    files = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        data = path.read_bytes()
-        if path.name == "manifest.json":
-            manifest = json.loads(data)
-            assert set(manifest.pop("last_run")) >= {"runner", "wall_seconds", "stage_seconds"}
-            data = json.dumps(manifest, sort_keys=True).encode()
-        files[path.relative_to(root).as_posix()] = data
-    return files
-
-
 def test_every_runner_builds_the_same_bytes(prefect_api: None, world: Path,
                                             tmp_path: Path) -> None:
     overrides = _overrides(world, tmp_path / "cache")
     reference = tmp_path / "inline"
     build_in_process(reference, [get_subtask(s) for s in SUBTASKS], 3, 5,
                      load_config(overrides=overrides))
-    expected = _files(reference)
+    expected = corpus_files(reference)
     assert len(list_shards(reference)) == 4  # 2 subtasks x 2 shards: several tasks
     for runner in ("thread", "process", "dask"):
         out = tmp_path / runner
         manifest = build_corpus(out=str(out), streams=3, seed=5, runner=runner, workers=2,
                                 subtasks=SUBTASKS, overrides=overrides)
         assert manifest["last_run"]["runner"] == runner
+        assert set(manifest["last_run"]) >= {"wall_seconds", "stage_seconds"}
         assert manifest["last_run"]["shards_built"] == 4
-        assert _files(out) == expected, runner
+        assert corpus_files(out) == expected, runner
     assert validate_corpus(tmp_path / "dask")[1] == []
     artifact = Artifact.get("corpus-build-summary")
     assert artifact is not None and "## Per subtask" in str(artifact.data)
@@ -92,11 +81,8 @@ def test_speech_on_dask_workers_gives_the_in_process_bytes(prefect_api: None, wo
     manifest = build_corpus(out=str(out), streams=2, seed=5, runner="dask", workers=2,
                             subtasks=["asr_noisy"], overrides=overrides("cache-dask"))
     assert manifest["last_run"]["shards_built"] == 2
-    expected = _files(reference)
-    expected.pop("config.yaml")  # names its own cache directory
-    built = _files(out)
-    built.pop("config.yaml")
-    assert built == expected
+    # config.yaml names each build's own cache directory
+    assert corpus_files(out, config=False) == corpus_files(reference, config=False)
     assert sum(1 for _ in iter_streams(out)) == 2
 
 
@@ -104,11 +90,11 @@ def test_a_rerun_keeps_complete_shards(prefect_api: None, world: Path, tmp_path:
     overrides = _overrides(world, tmp_path / "cache")
     out = tmp_path / "corpus"
     build_corpus(out=str(out), streams=3, seed=5, subtasks=SUBTASKS, overrides=overrides)
-    first = _files(out)
+    first = corpus_files(out)
     manifest = build_corpus(out=str(out), streams=3, seed=5, subtasks=SUBTASKS,
                             overrides=overrides)
     assert manifest["last_run"]["shards_built"] == 0 and manifest["last_run"]["shards_kept"] == 4
-    assert _files(out) == first
+    assert corpus_files(out) == first
 
 
 class RecordingThreadRunner(ThreadPoolTaskRunner):
@@ -151,7 +137,7 @@ def test_process_workers_publish_to_s3_the_same_bytes(prefect_api: None, world: 
     folders = RemoteCorpus(f"{s3_bucket}/nightly").fs.ls(f"{s3_bucket[5:]}/nightly")
     assert len(folders) == 1  # {date} became the run's date
     RemoteCorpus(f"s3://{folders[0]}").download(tmp_path / "copy")
-    assert _files(tmp_path / "copy") == _files(reference)
+    assert corpus_files(tmp_path / "copy") == corpus_files(reference)
     artifact = Artifact.get("corpus-build-summary")
     assert artifact is not None and f"s3://{folders[0]}" in str(artifact.data)
 
@@ -161,9 +147,9 @@ def test_regenerate_subtask_flow_changes_only_that_subtask(prefect_api: None, wo
     overrides = _overrides(world, tmp_path / "cache")
     out = tmp_path / "corpus"
     build_corpus(out=str(out), streams=3, seed=5, subtasks=SUBTASKS, overrides=overrides)
-    before = _files(out)
+    before = corpus_files(out)
     result = regenerate_subtask(corpus=str(out), subtask="hazard_alert", seed=8)
-    after = _files(out)
+    after = corpus_files(out)
     changed = {name for name in before if before[name] != after[name]}
     assert {name for name in changed if name.endswith(".parquet")} == {
         p.relative_to(out).as_posix() for p in list_shards(out)
