@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from streamaudio.config import load_config
+from streamaudio.corpus import reproducible_files
 from streamaudio.pipeline import CorpusBuilder
 
 SOUND_SUBTASKS = ("hazard_alert", "benign_silence", "multi_event_alert", "care_response",
@@ -77,18 +78,11 @@ class Run(NamedTuple):
 
 
 def corpus_digest(root: Path) -> str:
-    """sha256 over every file of a corpus but config.yaml (it names this run's cache
-    directory) and the manifest's `last_run`: equal for equal builds by any runner."""
+    """sha256 over a corpus's reproducible files but config.yaml (it names this run's
+    cache directory): equal for equal builds by any runner."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if path.name == "config.yaml" and path.parent == root:
-            continue
-        data = path.read_bytes()
-        if path.name == "manifest.json" and path.parent == root:
-            manifest = json.loads(data)
-            manifest.pop("last_run", None)
-            data = json.dumps(manifest, sort_keys=True).encode()
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + data)
+    for name, data in reproducible_files(root, config=False).items():
+        digest.update(name.encode() + b"\0" + data)
     return digest.hexdigest()
 
 

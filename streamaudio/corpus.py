@@ -293,6 +293,24 @@ def finish_build(out: Path | str, cfg: Config, quarantine: Quarantine,
     return manifest
 
 
+def reproducible_files(root: Path, *, config: bool = True) -> dict[str, bytes]:
+    """A built corpus's files by relative path, as the same parameters rebuild them
+    with any runner: the manifest without `last_run` (this run's runner and timings),
+    and no config.yaml unless `config` (it names the build's cache directory)."""
+    files = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        name = path.relative_to(root).as_posix()
+        if name == CONFIG_FILE and not config:
+            continue
+        data = path.read_bytes()
+        if name == MANIFEST_FILE:
+            manifest = json.loads(data)
+            manifest.pop("last_run", None)
+            data = json.dumps(manifest, sort_keys=True).encode()
+        files[name] = data
+    return files
+
+
 def build_corpus(
     out: Path | str,
     subtasks: list[Subtask],

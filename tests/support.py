@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +30,6 @@ def completion(content: str) -> dict[str, Any]:
         ],
         "usage": {"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60},
     }
-
-
-def corpus_files(root: Path, *, config: bool = True) -> dict[str, bytes]:
-    """Every file of a corpus by relative path; the manifest without `last_run` (this
-    run's runner and timings), and without config.yaml if not `config` (it names the
-    build's cache directory)."""
-    files = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        name = path.relative_to(root).as_posix()
-        if name == "config.yaml" and not config:
-            continue
-        data = path.read_bytes()
-        if name == "manifest.json":
-            manifest = json.loads(data)
-            manifest.pop("last_run", None)
-            data = json.dumps(manifest, sort_keys=True).encode()
-        files[name] = data
-    return files
 
 
 def build_small_corpus(subtask: str, root: Path) -> list[Any]:

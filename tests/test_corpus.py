@@ -5,7 +5,13 @@ from pathlib import Path
 import pytest
 
 from streamaudio.config import Config, load_config
-from streamaudio.corpus import SPEECH_STREAM_COST, build_corpus, longest_first, shard_jobs
+from streamaudio.corpus import (
+    SPEECH_STREAM_COST,
+    build_corpus,
+    longest_first,
+    reproducible_files,
+    shard_jobs,
+)
 from streamaudio.shards.reader import iter_streams, list_shards
 from streamaudio.stage import StageError
 from streamaudio.tasks.registry import get_subtask
@@ -115,3 +121,13 @@ def test_longest_first_puts_speech_and_full_shards_before_short_sound_shards(
         ("hazard_alert", 2)]  # the last, 1-stream shard
     assert jobs[3].estimated_cost(4) == 4 * SPEECH_STREAM_COST
     assert sorted(order) == list(range(len(jobs)))
+
+
+def test_reproducible_files_leave_out_only_the_run_report(tmp_path: Path,
+                                                          world_config: Config) -> None:
+    build_corpus(tmp_path / "c", [get_subtask("hazard_alert")], 2, 0, world_config)
+    files = reproducible_files(tmp_path / "c")
+    assert {"config.yaml", "manifest.json", "README.md"} <= set(files)
+    assert "last_run" not in json.loads(files["manifest.json"])
+    assert "totals" in json.loads(files["manifest.json"])
+    assert set(files) - set(reproducible_files(tmp_path / "c", config=False)) == {"config.yaml"}

@@ -5,12 +5,11 @@ from pathlib import Path
 
 import fsspec
 import pytest
-from support import corpus_files
 from typer.testing import CliRunner
 
 from streamaudio.cli import app
 from streamaudio.config import Config
-from streamaudio.corpus import build_corpus
+from streamaudio.corpus import build_corpus, reproducible_files
 from streamaudio.shards.remote import RemoteCorpus
 from streamaudio.stage import StageError
 from streamaudio.tasks.registry import get_subtask
@@ -24,7 +23,7 @@ def _build(out: Path | str, cfg: Config, seed: int = 0):  # type: ignore[no-unty
 
 def _download(url: str, into: Path) -> dict[str, bytes]:
     RemoteCorpus(url).download(into)
-    return corpus_files(into)
+    return reproducible_files(into)
 
 
 def test_an_s3_build_holds_the_same_files_as_a_local_one(
@@ -35,7 +34,7 @@ def test_an_s3_build_holds_the_same_files_as_a_local_one(
     assert report.manifest["totals"]["streams"] == 10
     assert report.manifest["invalid_shards"] == []
     remote = _download(url, tmp_path / "copy")
-    assert remote == corpus_files(tmp_path / "local")
+    assert remote == reproducible_files(tmp_path / "local")
     assert ".progress/proactive_response/hazard_alert/shard-00001.json" in remote
     assert str(report.built[0].path).startswith(f"{url}/proactive_response/hazard_alert/")
 

@@ -6,13 +6,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
-from support import corpus_files
 from typer.testing import CliRunner
 
 from streamaudio import cli
 from streamaudio.cli import app
 from streamaudio.config import Config, load_config
-from streamaudio.corpus import build_corpus
+from streamaudio.corpus import build_corpus, reproducible_files
 from streamaudio.pipeline import CorpusBuilder
 from streamaudio.regen import (
     STAGING_PREFIX,
@@ -58,7 +57,8 @@ def corpus(tmp_path: Path, cfg: Config) -> Path:
 
 
 def _hashes(root: Path) -> dict[str, str]:
-    return {name: hashlib.sha256(data).hexdigest() for name, data in corpus_files(root).items()}
+    return {name: hashlib.sha256(data).hexdigest()
+            for name, data in reproducible_files(root).items()}
 
 
 def _changed(before: dict[str, str], after: dict[str, str]) -> set[str]:

@@ -12,7 +12,6 @@ import pytest
 from prefect.artifacts import Artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.testing.utilities import prefect_test_harness
-from support import corpus_files
 from typer.testing import CliRunner
 
 import flows.build
@@ -21,6 +20,7 @@ from flows.regen import regenerate_subtask
 from streamaudio.cli import app
 from streamaudio.config import load_config
 from streamaudio.corpus import build_corpus as build_in_process
+from streamaudio.corpus import reproducible_files
 from streamaudio.shards.reader import iter_streams, list_shards
 from streamaudio.shards.remote import RemoteCorpus
 from streamaudio.tasks.registry import get_subtask
@@ -49,7 +49,7 @@ def test_every_runner_builds_the_same_bytes(prefect_api: None, world: Path,
     reference = tmp_path / "inline"
     build_in_process(reference, [get_subtask(s) for s in SUBTASKS], 3, 5,
                      load_config(overrides=overrides))
-    expected = corpus_files(reference)
+    expected = reproducible_files(reference)
     assert len(list_shards(reference)) == 4  # 2 subtasks x 2 shards: several tasks
     for runner in ("thread", "process", "dask"):
         out = tmp_path / runner
@@ -58,7 +58,7 @@ def test_every_runner_builds_the_same_bytes(prefect_api: None, world: Path,
         assert manifest["last_run"]["runner"] == runner
         assert set(manifest["last_run"]) >= {"wall_seconds", "stage_seconds"}
         assert manifest["last_run"]["shards_built"] == 4
-        assert corpus_files(out) == expected, runner
+        assert reproducible_files(out) == expected, runner
     assert validate_corpus(tmp_path / "dask")[1] == []
     artifact = Artifact.get("corpus-build-summary")
     assert artifact is not None and "## Per subtask" in str(artifact.data)
@@ -82,7 +82,7 @@ def test_speech_on_dask_workers_gives_the_in_process_bytes(prefect_api: None, wo
                             subtasks=["asr_noisy"], overrides=overrides("cache-dask"))
     assert manifest["last_run"]["shards_built"] == 2
     # config.yaml names each build's own cache directory
-    assert corpus_files(out, config=False) == corpus_files(reference, config=False)
+    assert reproducible_files(out, config=False) == reproducible_files(reference, config=False)
     assert sum(1 for _ in iter_streams(out)) == 2
 
 
@@ -90,11 +90,11 @@ def test_a_rerun_keeps_complete_shards(prefect_api: None, world: Path, tmp_path:
     overrides = _overrides(world, tmp_path / "cache")
     out = tmp_path / "corpus"
     build_corpus(out=str(out), streams=3, seed=5, subtasks=SUBTASKS, overrides=overrides)
-    first = corpus_files(out)
+    first = reproducible_files(out)
     manifest = build_corpus(out=str(out), streams=3, seed=5, subtasks=SUBTASKS,
                             overrides=overrides)
     assert manifest["last_run"]["shards_built"] == 0 and manifest["last_run"]["shards_kept"] == 4
-    assert corpus_files(out) == first
+    assert reproducible_files(out) == first
 
 
 class RecordingThreadRunner(ThreadPoolTaskRunner):
@@ -137,7 +137,7 @@ def test_process_workers_publish_to_s3_the_same_bytes(prefect_api: None, world: 
     folders = RemoteCorpus(f"{s3_bucket}/nightly").fs.ls(f"{s3_bucket[5:]}/nightly")
     assert len(folders) == 1  # {date} became the run's date
     RemoteCorpus(f"s3://{folders[0]}").download(tmp_path / "copy")
-    assert corpus_files(tmp_path / "copy") == corpus_files(reference)
+    assert reproducible_files(tmp_path / "copy") == reproducible_files(reference)
     artifact = Artifact.get("corpus-build-summary")
     assert artifact is not None and f"s3://{folders[0]}" in str(artifact.data)
 
@@ -147,9 +147,9 @@ def test_regenerate_subtask_flow_changes_only_that_subtask(prefect_api: None, wo
     overrides = _overrides(world, tmp_path / "cache")
     out = tmp_path / "corpus"
     build_corpus(out=str(out), streams=3, seed=5, subtasks=SUBTASKS, overrides=overrides)
-    before = corpus_files(out)
+    before = reproducible_files(out)
     result = regenerate_subtask(corpus=str(out), subtask="hazard_alert", seed=8)
-    after = corpus_files(out)
+    after = reproducible_files(out)
     changed = {name for name in before if before[name] != after[name]}
     assert {name for name in changed if name.endswith(".parquet")} == {
         p.relative_to(out).as_posix() for p in list_shards(out)
