@@ -19,6 +19,7 @@ from streamaudio.shards.remote import display_url, is_remote, local_path
 from streamaudio.stage import StageError
 from streamaudio.tasks.registry import all_subtasks
 from streamaudio.taxonomy import load_taxonomy
+from streamaudio.train.cli import register as register_train_commands
 from streamaudio.views import stream_table, summary_tables
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
@@ -342,6 +343,9 @@ def catalog_ingest(
     except (ValueError, OSError) as error:
         raise _fail(str(error)) from error
     console.print(report.summary())
+
+
+register_train_commands(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,94 @@
+"""`streamaudio train` and `streamaudio evaluate` (registered on the main Typer app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def train_command(
+    corpus: Annotated[str, typer.Option(help="Corpus directory or fsspec URL.")],
+    stage: Annotated[int, typer.Option(help="1 format, 2 adapter, 3 streaming SFT, "
+                                       "4 instruction following.")],
+    out: Annotated[Path, typer.Option(help="Checkpoint directory to write.")],
+    config: Annotated[Path | None, typer.Option(help="Train config YAML.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a train config "
+                                                   "key, e.g. --set data.batch_size=4")] = None,
+    init: Annotated[Path | None, typer.Option(help="Start from this checkpoint (e.g. the "
+                                              "previous stage's).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run saved in --out exactly.")
+                      ] = False,
+    max_minutes: Annotated[float | None, typer.Option(help="Stop after this much time.")
+                           ] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
+) -> None:
+    """Train one stage of the streaming model on a corpus (dual loss, checkpoints, DDP
+    under torchrun)."""
+    from streamaudio.train.config import load_train_config
+    from streamaudio.train.trainer import StepLog, train
+
+    try:
+        cfg = load_train_config(config, set_)
+    except (ValueError, OSError) as error:
+        errors.print(f"[red]config error:[/] {error}")
+        raise typer.Exit(2) from error
+    total = max_steps
+    progress = Progress(TextColumn("step {task.completed}"), BarColumn(),
+                        TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
+                        console=console, transient=True)
+    with progress:
+        task = progress.add_task("train", total=total, info="")
+
+        def on_step(log: StepLog) -> None:
+            info = (f"loss {log.loss:.3f} text {log.text_loss:.3f} control {log.control_loss:.3f}"
+                    f" {log.steps_per_s:.2f} steps/s")
+            if max_minutes is not None and total is None:
+                progress.update(task, total=None)
+            progress.update(task, completed=log.step, info=info)
+
+        try:
+            result = train(cfg, corpus, stage, out, init=init, resume=resume,
+                           max_steps=max_steps, max_minutes=max_minutes, on_step=on_step)
+        except (ValueError, OSError) as error:
+            errors.print(f"[red]error:[/] {error}")
+            raise typer.Exit(1) from error
+    last = result.logs[-1] if result.logs else None
+    console.print(f"trained {result.steps} steps -> {out}" + (
+        f" (loss {last.loss:.3f}, text {last.text_loss:.3f}, control {last.control_loss:.3f})"
+        if last else ""))
+
+
+def evaluate_command(
+    checkpoint: Annotated[Path, typer.Option(help="A checkpoint from `streamaudio train`.")],
+    corpus: Annotated[Path, typer.Option(help="Corpus directory to evaluate on.")],
+    out: Annotated[Path | None, typer.Option(help="JSON report (default: "
+                                             "<checkpoint>/evaluation.json).")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many streams.")] = None,
+) -> None:
+    """Run the streaming decode loop over a corpus; table + JSON beside two baselines."""
+    from streamaudio.train.evaluate import evaluate, write_evaluation
+    from streamaudio.train.metrics import comparison_table
+
+    try:
+        with console.status("evaluating"):
+            result = evaluate(checkpoint, corpus, limit)
+    except (ValueError, OSError) as error:
+        errors.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from error
+    console.print(comparison_table(result.reports))
+    target = out or Path(checkpoint) / "evaluation.json"
+    write_evaluation(result, target)
+    console.print(f"{result.streams} streams, {result.to_dict()['x_real_time']}x real time "
+                  f"-> {target}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_command)
+    app.command("evaluate")(evaluate_command)

@@ -1,0 +1,143 @@
+"""The trainer on a real tiny corpus: exact resume, stage freezing, both loss weights,
+the CLI, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from streamaudio.cli import app
+from streamaudio.train.checkpoint import CheckpointError
+from streamaudio.train.config import TrainConfig, load_train_config
+from streamaudio.train.data import DataError
+from streamaudio.train.model import ModelError, load_model
+from streamaudio.train.trainer import TrainError, train
+
+
+def _losses(result) -> list[float]:
+    return [log.loss for log in result.logs]
+
+
+def test_loss_falls_and_resume_is_exact(train_corpus: Path, tiny_config: TrainConfig,
+                                        tmp_path: Path) -> None:
+    # CPU kernels split reductions by thread count: one thread makes the float sums repeat
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _resume_is_exact(train_corpus, tiny_config, tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _resume_is_exact(train_corpus: Path, tiny_config: TrainConfig, tmp_path: Path) -> None:
+    whole = train(tiny_config, str(train_corpus), 3, tmp_path / "whole", max_steps=8)
+    assert whole.steps == 8 and all(torch.isfinite(torch.tensor(_losses(whole))))
+    first = train(tiny_config, str(train_corpus), 3, tmp_path / "split", max_steps=5)
+    rest = train(tiny_config, str(train_corpus), 3, tmp_path / "split", resume=True,
+                 max_steps=3)
+    assert _losses(first) + _losses(rest) == _losses(whole)  # bit for bit, step for step
+    # the 10-stream corpus in batches of 3 rolled into a second epoch on the way
+    assert whole.logs[-1].epoch >= 1
+    log = (tmp_path / "split" / "logs" / "train.csv").read_text().splitlines()
+    assert len(log) == 1 + 8  # header + every step (log_every=1), across the resume
+
+
+@pytest.mark.parametrize(("stage", "frozen"), [(1, ("encoder", "adapter")),
+                                               (2, ("lm",))])
+def test_stage_freezes_what_it_does_not_train(train_corpus: Path, tiny_config: TrainConfig,
+                                              tmp_path: Path, stage: int,
+                                              frozen: tuple[str, ...]) -> None:
+    base = train(tiny_config, str(train_corpus), 3, tmp_path / "base", max_steps=1)
+    after = train(tiny_config, str(train_corpus), stage, tmp_path / "next", init=base.out,
+                  max_steps=3)
+    before_model, after_model = load_model(base.out), load_model(after.out)
+    old, new = before_model.state_dict(), after_model.state_dict()
+    changed = {name for name in old if not torch.equal(old[name], new[name])}
+    assert changed, "the stage trained nothing"
+    for part in frozen:
+        assert not {n for n in changed if n.startswith(part + ".")}, part
+    if stage == 1:
+        embed = "lm.model.embed_tokens.weight"
+        rows = (old[embed] != new[embed]).any(dim=1).nonzero().flatten().tolist()
+        from streamaudio.train.tokenizer import load_tokenizer, special_ids
+
+        new_rows = set(special_ids(load_tokenizer(base.out / "tokenizer")).values())
+        assert rows and set(rows) <= new_rows  # only the layout's new token rows moved
+        assert all(n.startswith(("lm.lm_head", "lm.model.embed_tokens")) for n in changed)
+    else:
+        assert all(n.startswith(("encoder.", "adapter.")) for n in changed)
+
+
+def test_control_weight_zero_and_one_both_train(train_corpus: Path, tiny_sets: list[str],
+                                                tmp_path: Path) -> None:
+    for weight in (0.0, 1.0):
+        cfg = load_train_config(overrides=[*tiny_sets,
+                                           f"control_weight={weight}"])
+        result = train(cfg, str(train_corpus), 3, tmp_path / f"w{weight}", max_steps=6)
+        text = [log.text_loss for log in result.logs]
+        assert min(text[-3:]) < max(text[:3])
+        if weight == 0.0:
+            assert all(abs(log.loss - log.text_loss) < 1e-5 for log in result.logs)
+
+
+def test_bad_input_gets_clear_errors(train_corpus: Path, tiny_config: TrainConfig,
+                                     tiny_sets: list[str], tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="no shards"):
+        train(tiny_config, str(empty), 3, tmp_path / "a", max_steps=1)
+    assert not (tmp_path / "a").exists()
+    made = train(tiny_config, str(train_corpus), 3, tmp_path / "b", max_steps=1)
+    with pytest.raises(TrainError, match="--resume"):
+        train(tiny_config, str(train_corpus), 3, made.out, max_steps=1)
+    with pytest.raises(TrainError, match="stage 3 run"):
+        train(tiny_config, str(train_corpus), 4, made.out, resume=True, max_steps=1)
+    other = load_train_config(overrides=[*tiny_sets, "model.lm.hidden_size=48"])
+    with pytest.raises(ModelError, match="differs"):
+        train(other, str(train_corpus), 3, tmp_path / "c", init=made.out, max_steps=1)
+    with pytest.raises(CheckpointError):
+        train(tiny_config, str(train_corpus), 3, tmp_path / "d", init=tmp_path / "none",
+              max_steps=1)
+    (made.out / "model.safetensors").write_bytes(b"torn")
+    with pytest.raises(ModelError, match="corrupt"):
+        load_model(made.out)
+    long = load_train_config(overrides=[*tiny_sets, "model.max_chunks=5"])
+    with pytest.raises(DataError, match="max_chunks"):
+        train(long, str(train_corpus), 3, tmp_path / "e", max_steps=1)
+    # stage 4 trains on instruction/proactive/multi-turn/history/silence subtasks only
+    only = tmp_path / "no-stage-4"
+    (only / "instruction_following").mkdir(parents=True)
+    for shard in (train_corpus / "instruction_following").glob("*"):
+        shutil.copytree(shard, only / "voice_chat" / "single_turn_chat")
+        break
+    with pytest.raises(DataError, match="stage 4"):
+        train(tiny_config, str(only), 4, tmp_path / "f", max_steps=1)
+
+
+def test_cli_trains_and_evaluates(train_corpus: Path, tiny_sets: list[str],
+                                  tmp_path: Path) -> None:
+    sets = [arg for o in tiny_sets for arg in ("--set", o)]
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "--corpus", str(train_corpus), "--stage", "3",
+                                 "--out", str(tmp_path / "ck"), "--max-steps", "3", *sets])
+    assert result.exit_code == 0, result.output
+    assert "trained 3 steps" in result.output
+    assert (tmp_path / "ck" / "logs" / "tensorboard").is_dir()
+    result = runner.invoke(app, ["evaluate", "--checkpoint", str(tmp_path / "ck"),
+                                 "--corpus", str(train_corpus)])
+    assert result.exit_code == 0, result.output
+    import json
+
+    report = json.loads((tmp_path / "ck" / "evaluation.json").read_text())
+    assert report["streams"] == 10
+    silent = report["systems"]["always_silent"]["overall"]
+    assert set(report["systems"]) == {"model", "always_silent", "foreground_ends"}
+    assert silent  # the baselines are scored on the same streams
+    bad = runner.invoke(app, ["train", "--corpus", str(train_corpus), "--stage", "3",
+                              "--out", str(tmp_path / "x"), "--max-steps", "1",
+                              "--set", "data.batch_size=0"])
+    assert bad.exit_code == 2 and "batch_size" in bad.output
