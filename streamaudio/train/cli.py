@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -59,6 +60,8 @@ def train_command(
         except (ValueError, OSError) as error:
             errors.print(f"[red]error:[/] {error}")
             raise typer.Exit(1) from error
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun, rank 0 speaks for the run
     last = result.logs[-1] if result.logs else None
     console.print(f"trained {result.steps} steps -> {out}" + (
         f" (loss {last.loss:.3f}, text {last.text_loss:.3f}, control {last.control_loss:.3f})"

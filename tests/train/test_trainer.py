@@ -141,3 +141,31 @@ def test_cli_trains_and_evaluates(train_corpus: Path, tiny_sets: list[str],
                               "--out", str(tmp_path / "x"), "--max-steps", "1",
                               "--set", "data.batch_size=0"])
     assert bad.exit_code == 2 and "batch_size" in bad.output
+
+
+def test_two_cpu_ranks_under_torchrun(train_corpus: Path, tiny_sets: list[str],
+                                      tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:  # a free port on loopback for the gloo rendezvous
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bindir = Path(sys.executable).parent
+    sets = [arg for o in tiny_sets for arg in ("--set", o)]
+    run = subprocess.run(
+        [str(bindir / "torchrun"), "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+         "--master_port", str(port), "--no-python", str(bindir / "streamaudio"), "train",
+         "--corpus", str(train_corpus), "--stage", "3", "--out", str(tmp_path / "ddp"),
+         "--max-steps", "4", *sets],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "CI": "true"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.count("trained 4 steps") == 1  # rank 0 reports for the run
+    state = torch.load(tmp_path / "ddp" / "trainer_state.pt", weights_only=True)
+    assert state["world_size"] == 2 and len(state["positions"]) == 2
+    # 10 streams in units of 2: ranks hold 6 and 4 streams, 2 batches of 3 each per
+    # epoch; 4 steps = one whole epoch and 2 batches of the next, on both ranks
+    assert state["positions"] == [{"epoch": 1, "batches": 2}] * 2
+    load_model(tmp_path / "ddp")
