@@ -22,6 +22,7 @@ from benchmarks import (  # noqa: E402
     bench_retrieval,
     bench_roundtrip,
     bench_tfjp,
+    bench_train,
     bench_tts,
 )
 
@@ -56,6 +57,9 @@ def main() -> None:
           f"{summary['max_wer_kept']:.3f} (must be <= 0.10)")
     print("\nPrefect flow against the library on the same build; Dask 1 -> 2 workers")
     bench_flow.main()
+    print("\nTrainer: input pipeline vs the reference model's consumption (batch 8, 2 "
+          "threads), training steps/s, evaluation x real time")
+    bench_train.main()
 
 
 if __name__ == "__main__":
