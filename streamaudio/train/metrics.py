@@ -140,12 +140,11 @@ def _tally(truth: StreamTruth, prediction: StreamPrediction) -> Tally:
     predicted = [c for c, d in enumerate(prediction.decisions) if d]
     matched, unmatched = match(labels, predicted)
     tally = Tally(streams=1, chunks=len(truth.decisions),
-                   silent_chunks=len(truth.decisions) - len(labels),
-                   false_triggers=len(unmatched),
-                   verified_silent_chunks=len(truth.verified_silent),
-                   verified_silent_responses=len(truth.verified_silent.intersection(predicted)),
-                   text_tokens_correct=prediction.text_tokens_correct,
-                   text_tokens=prediction.text_tokens)
+                  silent_chunks=len(truth.decisions) - len(labels), false_triggers=len(unmatched),
+                  verified_silent_chunks=len(truth.verified_silent),
+                  verified_silent_responses=len(truth.verified_silent.intersection(predicted)),
+                  text_tokens_correct=prediction.text_tokens_correct,
+                  text_tokens=prediction.text_tokens)
     for chunk in labels:
         tally.outcomes[matched[chunk][0] if chunk in matched else "missed"] += 1
     said = {label: prediction.responses[chunk] for label, (_, chunk) in matched.items()}
@@ -175,6 +174,11 @@ def _rate(count: int | float, total: int, digits: int = 4) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class GroupScore:
+    """Scores of a group of streams, micro over its chunks and labels. Rates of labels:
+    hit/late/early/missed; false triggers: unmatched responses / silent-labelled chunks;
+    verified silence: any response on a verified-silent chunk / those chunks; WER:
+    (S + D + I) / reference words, corpus-level; chrF/BLEU: sacrebleu corpus scores."""
+
     tally: Tally
     wer_errors: int = 0  # substitutions + deletions + insertions
     wer_words: int = 0  # reference words
@@ -264,7 +268,11 @@ class Report:
 
 
 def score(truths: Iterable[StreamTruth], predictions: Iterable[StreamPrediction]) -> Report:
-    known = {truth.stream_id: truth for truth in truths}
+    known: dict[str, StreamTruth] = {}
+    for truth in truths:
+        if truth.stream_id in known:
+            raise ValueError(f"a second truth for stream {truth.stream_id!r}")
+        known[truth.stream_id] = truth
     given: dict[str, StreamPrediction] = {}
     for prediction in predictions:
         truth = known.get(prediction.stream_id)
