@@ -15,7 +15,7 @@ from typing import Any
 import tokenizers
 import transformers
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
 
 from streamaudio.cache import input_key, temporary_path
 from streamaudio.config import CacheConfig
@@ -96,12 +96,16 @@ def build_offline_tokenizer(vocab_size: int = 4096, cache_dir: Path | None = Non
             # a directory appears whole or not at all; if another builder renamed its own
             # first the rename fails (target not empty) and theirs, the same bytes, is kept
             os.rename(tmp, target)
-        except OSError:
+        except OSError as error:
             if not (target / "tokenizer.json").is_file():
-                raise
+                raise TokenizerError(f"{target}: cannot write the tokenizer there ({error}); "
+                                     "if it is a leftover directory, remove it") from error
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    return load_tokenizer(target, add_tokens_if_missing=False)
+    # our own class, saved by us: no AutoTokenizer (whose import pulls in torch) needed
+    built = PreTrainedTokenizerFast.from_pretrained(str(target), local_files_only=True)
+    special_ids(built)  # a tampered entry fails here, not in the middle of a training run
+    return built
 
 
 def _add_layout_tokens(tokenizer: PreTrainedTokenizerFast, missing: list[str]) -> None:
@@ -113,24 +117,39 @@ def _add_layout_tokens(tokenizer: PreTrainedTokenizerFast, missing: list[str]) -
     tokenizer.pad_token = tokens.PAD
 
 
+def _first_line(error: Exception) -> str:
+    """transformers' messages run to several lines of advice about the hub; the first says it."""
+    return (str(error).strip().splitlines() or [""])[0]
+
+
+def _not_special(tokenizer: PreTrainedTokenizerFast) -> list[str]:
+    """The layout tokens that are not special added tokens of the tokenizer: absent, or plain
+    vocabulary entries (or non-special added tokens) that ordinary text could produce."""
+    special = {added.content for added in tokenizer.added_tokens_decoder.values() if added.special}
+    return tokens.missing_tokens(special)
+
+
 def load_tokenizer(path: Path, add_tokens_if_missing: bool = True) -> PreTrainedTokenizerFast:
     """Any Hugging Face (fast) tokenizer saved in a local directory, with the layout's special
     tokens added if it lacks them (or a TokenizerError if `add_tokens_if_missing` is False)."""
     path = Path(path)
     if not path.is_dir():
         raise TokenizerError(f"{path}: no such tokenizer directory")
+    from transformers import AutoTokenizer  # here: its import pulls in torch (seconds)
+
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     except Exception as error:  # transformers raises OSError, ValueError, KeyError, ...
         raise TokenizerError(f"{path}: not a Hugging Face tokenizer directory "
-                             f"({type(error).__name__}: {error})") from error
+                             f"({type(error).__name__}: {_first_line(error)})") from error
     if not isinstance(tokenizer, PreTrainedTokenizerFast):
         raise TokenizerError(f"{path}: a slow ({type(tokenizer).__name__}) tokenizer; save it "
                              "with tokenizer.json (a fast tokenizer) to train with it")
-    missing = tokens.missing_tokens(tokenizer.get_vocab())
+    missing = _not_special(tokenizer)
     if missing and not add_tokens_if_missing:
         raise TokenizerError(
-            f"{path}: the tokenizer lacks the layout's special tokens {', '.join(missing)}; "
+            f"{path}: the tokenizer lacks the layout's special tokens {', '.join(missing)} "
+            "(as special, unsplittable tokens); "
             "load it with add_tokens_if_missing=True (a new model, whose embeddings grow to "
             "fit), or use the tokenizer/ directory saved with the checkpoint")
     _add_layout_tokens(tokenizer, missing)
@@ -139,11 +158,11 @@ def load_tokenizer(path: Path, add_tokens_if_missing: bool = True) -> PreTrained
 
 def special_ids(tokenizer: PreTrainedTokenizerFast) -> dict[str, int]:
     """Token -> id for every layout token, each checked to be one special, unsplit id."""
-    specials = set(tokenizer.all_special_tokens)
+    not_special = set(_not_special(tokenizer))
     ids: dict[str, int] = {}
     for token in tokens.SPECIAL_TOKENS:
         encoded = tokenizer.encode(token, add_special_tokens=False)
-        if token not in specials or len(encoded) != 1:
+        if token in not_special or len(encoded) != 1:
             raise TokenizerError(f"{token} is not a single special id of this tokenizer "
                                  f"(encodes to {encoded}); load it with load_tokenizer")
         ids[token] = encoded[0]
