@@ -8,13 +8,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from streamaudio.config import _set_dotted, parse_override
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from streamaudio.config import _Section, _set_dotted, parse_override
 
 
 class FeatureConfig(_Section):
