@@ -22,8 +22,12 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check streamaudio flows tests benchmarks catalogs/tools
 
+# the trainer's tests first, in an interpreter of their own: their DataLoader workers are
+# forked, and forked workers died (exit 1, no trace) after the rest of the suite had run in
+# the same process (seen once in a full run; cause not yet found)
 test: setup lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests/train
+	$(BIN)/python -m pytest --ignore=tests/train
 
 bench: setup
 	$(BIN)/python -m benchmarks
