@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from streamaudio.config import _Section, _set_dotted, parse_override
 
@@ -21,6 +21,9 @@ class FeatureConfig(_Section):
     n_mels: int = 128
     win_ms: int = 25
     hop_ms: int = 10  # 40 frames per 400 ms chunk
+    # "unit": (log10 + 5) / 5; "whisper": whisper's (log10 + 4) / 4 with a fixed floor,
+    # what its pretrained encoders were trained on
+    log_scale: Literal["unit", "whisper"] = "unit"
 
     @property
     def chunk_samples(self) -> int:
@@ -39,10 +42,36 @@ class FeatureConfig(_Section):
         return self.chunk_samples // self.hop
 
 
+EncoderKind = Literal["conv", "whisper", "qwen_omni"]
+
+# what a pretrained encoder was trained on; `ModelConfig` fills these in as the feature
+# defaults of that encoder and refuses a conflicting explicit setting (but n_mels, which
+# differs between models of a family, is checked against the loaded model)
+PRETRAINED_FEATURES: dict[str, dict[str, Any]] = {
+    "whisper": {"sample_rate": 16_000, "win_ms": 25, "hop_ms": 10, "n_mels": 80,
+                "log_scale": "whisper"},
+    "qwen_omni": {"sample_rate": 16_000, "win_ms": 25, "hop_ms": 10, "n_mels": 128,
+                  "log_scale": "whisper"},
+}
+
+
 class EncoderConfig(_Section):
-    kind: Literal["conv"] = "conv"  # a small conv encoder trained with the model
-    channels: int = 192
+    """The chunk audio encoder. `conv`: a small conv encoder trained with the model (the
+    CPU reference). `whisper`: a frozen faster-whisper (CTranslate2) encoder run on each
+    chunk alone (`path`, default the shipped whisper-base), computed with the features in
+    the data pipeline. `qwen_omni`: a frozen Qwen2.5-Omni audio tower from a local
+    directory (`path`), run on each chunk alone inside the model (a GPU machine's)."""
+
+    kind: EncoderKind = "conv"
+    channels: int = 192  # conv only
     slots_per_chunk: int = 10  # audio slots per chunk (40 ms each, as the paper)
+    path: Path | None = None
+    compute_type: str = "int8"  # whisper: CTranslate2's compute type (float16 on a GPU)
+    device: str = "cpu"  # whisper: where CTranslate2 runs it ("cuda" on a GPU machine)
+
+    @property
+    def frozen(self) -> bool:
+        return self.kind != "conv"
 
 
 class LmConfig(_Section):
@@ -74,6 +103,36 @@ class ModelConfig(_Section):
                           "silent or respond.")
     max_chunks: int = 60  # 24 s, the paper's longest training stream
     max_response_tokens: int = 96  # a longer response is cut (and ends with text-end)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _encoder_feature_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        encoder = data.get("encoder") or {}
+        kind = encoder.get("kind") if isinstance(encoder, dict) else encoder.kind
+        if kind not in PRETRAINED_FEATURES:
+            return data
+        features = data.get("features") or {}
+        if isinstance(features, FeatureConfig):
+            features = features.model_dump(exclude_unset=True)
+        return {**data, "features": {**PRETRAINED_FEATURES[kind], **features}}
+
+    @model_validator(mode="after")
+    def _check_encoder(self) -> ModelConfig:
+        kind, feats = self.encoder.kind, self.features
+        for key, value in PRETRAINED_FEATURES.get(kind, {}).items():
+            if key != "n_mels" and getattr(feats, key) != value:
+                raise ValueError(f"model.encoder.kind={kind} was trained on features.{key}="
+                                 f"{value}; this config sets {getattr(feats, key)}")
+        if kind == "qwen_omni" and self.encoder.path is None:
+            raise ValueError("model.encoder.kind=qwen_omni needs model.encoder.path, a local "
+                             "Qwen2.5-Omni (or its audio tower's) directory")
+        if kind in PRETRAINED_FEATURES and feats.frames_per_chunk % 4:
+            raise ValueError(f"model.encoder.kind={kind} downsamples frames 4x (2x for "
+                             f"whisper's conv, 2x pooling); {feats.frames_per_chunk} frames "
+                             "per chunk do not divide")
+        return self
 
 
 class DataConfig(_Section):

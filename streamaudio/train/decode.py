@@ -66,7 +66,7 @@ class StreamDecoder:
     @torch.no_grad()
     def step(self, features: torch.Tensor,
              on_token: Callable[[str], None] | None = None) -> ChunkDecision:
-        """One chunk's features [frames, n_mels] -> its decision (and response)."""
+        """One chunk's features [frames, dim] -> its decision (and response)."""
         if self._cache is None:
             raise RuntimeError("call start() before step()")
         layout = self.layout
@@ -100,6 +100,6 @@ class StreamDecoder:
 
     def decode(self, features: torch.Tensor, instruction: str = "", language: str = "en"
                ) -> list[ChunkDecision]:
-        """A whole stream's chunk features [chunks, frames, n_mels], in order."""
+        """A whole stream's chunk features [chunks, frames, dim], in order."""
         self.start(instruction, language)
         return [self.step(chunk) for chunk in features]

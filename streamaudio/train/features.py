@@ -1,23 +1,48 @@
-"""Causal chunk features: log-mel frames whose windows end inside their own chunk, so a
-chunk's features depend on audio up to that chunk's end only. The runtime computes them
-chunk by chunk with `CausalLogMel`; the trainer runs the same object over a whole stream,
-so both see the same numbers by construction."""
+"""Causal chunk features: a chunk's features depend on audio up to that chunk's end only.
+
+Log-mel frames have windows that end inside their own chunk (the left context comes from
+the previous chunk). `ChunkFeatures` is the one interface the trainer, the decode loop and
+the runtime use: `stream` computes a whole stream at once, `live` chunk by chunk, and both
+give the same numbers (a test holds them equal). With `model.encoder.kind=whisper` it also
+runs a frozen faster-whisper encoder on each chunk alone, so the model sees whisper's
+frames; the other encoders (`conv`, `qwen_omni`) run inside the model on the log-mel."""
 
 from __future__ import annotations
 
 import functools
+import os
+import threading
+from pathlib import Path
+from typing import Any
 
 import librosa
 import numpy as np
 
-from streamaudio.train.config import FeatureConfig
+from streamaudio.train.config import FeatureConfig, ModelConfig
+from streamaudio.train.encoders import ModelError
 
 _FLOOR = 1e-10
+# whisper clamps log10 power at (the 30 s window's max - 8), which looks into the future;
+# a fixed floor keeps its (x + 4) / 4 scale and stays causal (-6.5: a loud chunk's max
+# of about 1.5, minus 8)
+_WHISPER_LOG_FLOOR = -6.5
 
 
 @functools.lru_cache(maxsize=4)
 def _mel_basis(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
     return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels).astype(np.float32)
+
+
+def _log_mel(frames: np.ndarray, window: np.ndarray, basis: np.ndarray, scale: str
+             ) -> np.ndarray:
+    """[n, win] windows of samples -> [n, n_mels]. Rows are independent (one FFT and one
+    dot product each), so a stream at once equals chunk by chunk."""
+    power = np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2
+    mel = np.log10(np.maximum(power.astype(np.float32) @ basis.T, _FLOOR))
+    # a fixed affine scale (not a per-stream max, which would look into the future)
+    if scale == "whisper":
+        return ((np.maximum(mel, _WHISPER_LOG_FLOOR) + 4.0) / 4.0).astype(np.float32)
+    return ((mel + 5.0) / 5.0).astype(np.float32)
 
 
 class CausalLogMel:
@@ -34,6 +59,10 @@ class CausalLogMel:
     def reset(self) -> None:
         self._context[:] = 0.0
 
+    def _frames(self, padded: np.ndarray) -> np.ndarray:
+        frames = np.lib.stride_tricks.sliding_window_view(padded, self.cfg.win)[:: self.cfg.hop]
+        return _log_mel(frames, self._window, self._basis, self.cfg.log_scale)
+
     def chunk(self, samples: np.ndarray) -> np.ndarray:
         """One chunk of samples (a short last chunk is zero-padded) -> [frames, n_mels]."""
         cfg = self.cfg
@@ -43,17 +72,146 @@ class CausalLogMel:
         chunk[: samples.shape[0]] = samples
         padded = np.concatenate([self._context, chunk])
         self._context = padded[padded.shape[0] - self._context.shape[0]:].copy()
-        frames = np.lib.stride_tricks.sliding_window_view(padded, cfg.win)[:: cfg.hop]
-        power = np.abs(np.fft.rfft(frames * self._window, axis=-1)) ** 2
-        mel = power.astype(np.float32) @ self._basis.T
-        # a fixed affine scale (not a per-stream max, which would look into the future)
-        return ((np.log10(np.maximum(mel, _FLOOR)) + 5.0) / 5.0).astype(np.float32)
+        return self._frames(padded)
+
+    def stream(self, audio: np.ndarray, num_chunks: int) -> np.ndarray:
+        """A whole stream from silence -> [num_chunks, frames, n_mels], in one pass: the
+        frames of every chunk are windows over the left-padded audio at the same offsets
+        the chunk-by-chunk path uses."""
+        cfg = self.cfg
+        total = num_chunks * cfg.chunk_samples
+        padded = np.zeros(cfg.win - cfg.hop + total, dtype=np.float32)
+        body = audio[:total]
+        padded[cfg.win - cfg.hop: cfg.win - cfg.hop + body.shape[0]] = body
+        frames = self._frames(padded)
+        return frames.reshape(num_chunks, cfg.frames_per_chunk, cfg.n_mels)
+
+
+def num_chunks_of(audio: np.ndarray, cfg: FeatureConfig) -> int:
+    """The chunk rule: a short last chunk counts (zero-padded), never dropped."""
+    return -(-audio.shape[0] // cfg.chunk_samples)
 
 
 def stream_features(audio: np.ndarray, cfg: FeatureConfig, num_chunks: int | None = None
                     ) -> np.ndarray:
-    """A whole stream -> [chunks, frames_per_chunk, n_mels], chunk by chunk."""
-    total = num_chunks if num_chunks is not None else -(-audio.shape[0] // cfg.chunk_samples)
-    extractor = CausalLogMel(cfg)
-    step = cfg.chunk_samples
-    return np.stack([extractor.chunk(audio[c * step:(c + 1) * step]) for c in range(total)])
+    """A whole stream's log-mel -> [chunks, frames_per_chunk, n_mels]."""
+    total = num_chunks if num_chunks is not None else num_chunks_of(audio, cfg)
+    return CausalLogMel(cfg).stream(audio, total)
+
+
+class ChunkFeatures:
+    """What the model's encoder takes for each chunk: the log-mel itself (`conv`,
+    `qwen_omni`), or a frozen whisper encoder's frames over it (`whisper`)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        self.cfg = cfg
+
+    @property
+    def frames_per_chunk(self) -> int:
+        return self.cfg.features.frames_per_chunk
+
+    @property
+    def dim(self) -> int:
+        return self.cfg.features.n_mels
+
+    def encode(self, log_mel: np.ndarray) -> np.ndarray:
+        """[chunks, frames, n_mels] -> [chunks, frames_per_chunk, dim]."""
+        return log_mel
+
+    def stream(self, audio: np.ndarray, num_chunks: int | None = None) -> np.ndarray:
+        return self.encode(stream_features(audio, self.cfg.features, num_chunks))
+
+    def live(self) -> LiveFeatures:
+        return LiveFeatures(self)
+
+
+class LiveFeatures:
+    """Chunk by chunk, for a stream that arrives as it plays (the runtime)."""
+
+    def __init__(self, features: ChunkFeatures) -> None:
+        self.features = features
+        self._log_mel = CausalLogMel(features.cfg.features)
+
+    def chunk(self, samples: np.ndarray) -> np.ndarray:
+        return self.features.encode(self._log_mel.chunk(samples)[None])[0]
+
+
+_WHISPER: dict[tuple[str, str, str, int], Any] = {}
+_WHISPER_LOCK = threading.Lock()
+
+
+def _whisper_model(directory: Path, compute_type: str, device: str) -> Any:
+    """One CTranslate2 whisper per process: a model loaded before a DataLoader fork hangs
+    when the forked worker uses it, so the cache is keyed by process id."""
+    key = (str(directory), compute_type, device, os.getpid())
+    with _WHISPER_LOCK:
+        if key not in _WHISPER:
+            from faster_whisper import WhisperModel  # heavy import: only when used
+
+            _WHISPER[key] = WhisperModel(str(directory), device=device,
+                                         compute_type=compute_type, cpu_threads=1)
+        return _WHISPER[key]
+
+
+def whisper_directory(cfg: ModelConfig) -> Path:
+    """`model.encoder.path`, else the shipped whisper-base (joined into the cache once)."""
+    from streamaudio.speech.asr import (
+        DEFAULT_MODEL_NAME,
+        MODEL_FILES,
+        SpeechUnavailable,
+        join_model,
+        package_part_dirs,
+    )
+
+    path = cfg.encoder.path
+    if path is not None:
+        missing = [name for name in MODEL_FILES if not (Path(path) / name).is_file()]
+        if missing:
+            raise ModelError(f"model.encoder.path={path} is not a faster-whisper model "
+                             f"directory (missing {', '.join(missing)})")
+        return Path(path)
+    try:
+        return join_model(package_part_dirs(),
+                          Path(cfg.tokenizer.cache_dir) / DEFAULT_MODEL_NAME)
+    except SpeechUnavailable as error:
+        raise ModelError(f"model.encoder.kind=whisper: {error}; set model.encoder.path to a "
+                         "faster-whisper model directory") from error
+
+
+class WhisperChunkFeatures(ChunkFeatures):
+    """A frozen whisper encoder over each chunk alone: 40 log-mel frames -> 20 frames of
+    d_model (512 for whisper-base). No weights of it enter the trained model."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__(cfg)
+        self.directory = whisper_directory(cfg)
+        self._dim: int | None = None
+
+    @property
+    def frames_per_chunk(self) -> int:
+        return self.cfg.features.frames_per_chunk // 2  # whisper's stride-2 conv
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = int(self.encode(np.zeros((1, self.cfg.features.frames_per_chunk,
+                                                  self.cfg.features.n_mels),
+                                                 np.float32)).shape[-1])
+        return self._dim
+
+    def encode(self, log_mel: np.ndarray) -> np.ndarray:
+        import ctranslate2
+
+        enc = self.cfg.encoder
+        model = _whisper_model(self.directory, enc.compute_type, enc.device).model
+        if model.n_mels != log_mel.shape[-1]:
+            raise ModelError(f"{self.directory} takes {model.n_mels} mel bins; set "
+                             f"model.features.n_mels={model.n_mels}")
+        # each chunk is its own batch item, from position 0: causal at chunk granularity
+        batch = np.ascontiguousarray(log_mel.transpose(0, 2, 1))
+        out = model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=True)
+        return np.asarray(out, dtype=np.float32)
+
+
+def chunk_features(cfg: ModelConfig) -> ChunkFeatures:
+    return WhisperChunkFeatures(cfg) if cfg.encoder.kind == "whisper" else ChunkFeatures(cfg)

@@ -23,7 +23,7 @@ from streamaudio.schema import EMOTIONS
 from streamaudio.shards.reader import StreamRecord
 from streamaudio.train import tokens
 from streamaudio.train.config import ModelConfig
-from streamaudio.train.features import stream_features
+from streamaudio.train.features import chunk_features
 from streamaudio.train.tokenizer import special_ids, text_ids
 
 IGNORE = -100
@@ -43,7 +43,7 @@ class Example:
     input_ids: torch.Tensor  # [L] int64
     control_labels: torch.Tensor  # [L]
     text_labels: torch.Tensor  # [L]
-    features: torch.Tensor  # [chunks, frames, n_mels]
+    features: torch.Tensor  # [chunks, frames, dim]: `features.ChunkFeatures`
 
 
 class Layout:
@@ -59,6 +59,7 @@ class Layout:
         self.text_end = self.ids[tokens.TEXT_END]
         self.pad = self.ids[tokens.PAD]
         self.emotion_ids = {e: self.ids[tokens.emotion_token(e)] for e in EMOTIONS}
+        self.features = chunk_features(cfg)
 
     def prefix(self, instruction: str, language: str) -> list[int]:
         prompt = self.cfg.system_prompt + ("\n" + instruction if instruction else "")
@@ -96,7 +97,7 @@ class Layout:
             # each answer token after the first is predicted by the token before it
             text += [*answer[1:], IGNORE]
             control += [IGNORE] * len(answer)
-        feats = stream_features(record.audio, self.cfg.features, record.num_chunks)
+        feats = self.features.stream(record.audio, record.num_chunks)
         return Example(record.stream_id, torch.tensor(ids), torch.tensor(control),
                        torch.tensor(text), torch.from_numpy(np.ascontiguousarray(feats)))
 
@@ -109,7 +110,7 @@ class Batch:
     audio_mask: torch.Tensor  # [B, L] bool: the audio slots
     control_labels: torch.Tensor
     text_labels: torch.Tensor
-    features: torch.Tensor  # [sum of chunks, frames, n_mels], in batch order
+    features: torch.Tensor  # [sum of chunks, frames, dim], in batch order
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(self.stream_ids, *(t.to(device) for t in (

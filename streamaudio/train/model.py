@@ -16,32 +16,10 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig
 
 from streamaudio.train.config import ModelConfig
+from streamaudio.train.encoders import ModelError, build_encoder
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "streaming_config.json"
-
-
-class ModelError(ValueError):
-    """A model directory or checkpoint that cannot be used, with what to do."""
-
-
-class ConvChunkEncoder(nn.Module):
-    """Log-mel frames of one chunk -> `slots_per_chunk` vectors. Each chunk is encoded
-    on its own (zero padding at its edges), so it is causal at chunk granularity."""
-
-    def __init__(self, n_mels: int, channels: int, slots: int) -> None:
-        super().__init__()
-        self.layers = nn.Sequential(
-            nn.Conv1d(n_mels, channels, 3, padding=1), nn.GELU(),
-            nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.GELU(),
-            nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.GELU(),
-            nn.AdaptiveAvgPool1d(slots),
-        )
-        self.output_dim = channels
-
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """[chunks, frames, n_mels] -> [chunks, slots, channels]."""
-        return self.layers(frames.transpose(1, 2)).transpose(1, 2)
 
 
 class Adapter(nn.Module):
@@ -65,11 +43,11 @@ def lm_config(cfg: ModelConfig, vocab_size: int, pad_id: int) -> PretrainedConfi
 
 
 class StreamingModel(nn.Module):
-    def __init__(self, cfg: ModelConfig, lm: nn.Module) -> None:
+    def __init__(self, cfg: ModelConfig, lm: nn.Module, dtype: torch.dtype = torch.float32
+                 ) -> None:
         super().__init__()
         self.cfg = cfg
-        feats, enc = cfg.features, cfg.encoder
-        self.encoder = ConvChunkEncoder(feats.n_mels, enc.channels, enc.slots_per_chunk)
+        self.encoder = build_encoder(cfg, dtype)
         self.lm = lm
         self.adapter = Adapter(self.encoder.output_dim, lm.config.hidden_size)
 
@@ -78,7 +56,8 @@ class StreamingModel(nn.Module):
         return int(self.lm.config.hidden_size)
 
     def audio_embeddings(self, features: torch.Tensor) -> torch.Tensor:
-        """[chunks, frames, n_mels] -> [chunks, slots, hidden]."""
+        """Chunk features [chunks, frames, dim] (`features.ChunkFeatures`) -> [chunks,
+        slots, hidden]."""
         return self.adapter(self.encoder(features))
 
     def input_embeddings(self, input_ids: torch.Tensor, audio_mask: torch.Tensor,
@@ -124,7 +103,7 @@ def build_model(cfg: ModelConfig, vocab_size: int, pad_id: int,
         lm = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
         if lm.get_input_embeddings().num_embeddings < vocab_size:
             lm.resize_token_embeddings(vocab_size)
-    return StreamingModel(cfg, lm.to(dtype))
+    return StreamingModel(cfg, lm.to(dtype), dtype)
 
 
 def save_model(model: StreamingModel, directory: Path) -> None:
@@ -166,6 +145,7 @@ def load_model(directory: Path, expect: ModelConfig | None = None) -> StreamingM
 def _architecture(cfg: ModelConfig) -> dict[str, Any]:
     data = cfg.model_dump(mode="json")
     lm = data["lm"]
+    data["encoder"].pop("device")  # where a frozen encoder runs does not change it
     lm.pop("path")  # a checkpoint holds its own LM; where it came from does not matter
     return {"features": data["features"], "encoder": data["encoder"],
             "lm": lm if cfg.lm.path is None else None, "tokenizer": data["tokenizer"]["vocab_size"]}

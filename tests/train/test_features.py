@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 from streamaudio.train.config import EncoderConfig, FeatureConfig
+from streamaudio.train.encoders import ConvChunkEncoder
 from streamaudio.train.features import CausalLogMel, stream_features
-from streamaudio.train.model import ConvChunkEncoder
 
 
 def test_features_and_encoder_are_causal_at_chunk_granularity() -> None:
