@@ -1,6 +1,7 @@
 """The trainer's figures on this machine: the input pipeline's throughput against what the
-reference model consumes (it must never be the bottleneck), training steps/s of the CPU
-reference model on 2 threads, and evaluation (the streaming decode loop) x real time.
+reference model consumes (it must never be the bottleneck), with the log-mel features and
+with the frozen whisper-base encoder run per chunk, training steps/s of the CPU reference
+model on 2 threads, and evaluation (the streaming decode loop) x real time.
 `BENCH_TRAIN_STREAMS` sets the corpus size (sound subtasks on the real catalogs)."""
 
 from __future__ import annotations
@@ -27,11 +28,18 @@ SUBTASKS = ("hazard_alert", "benign_silence", "notify_on_sound", "count_events")
 
 def _pipeline_rate(scan: object, layout: Layout, collate: Collate, workers: int,
                    batch_size: int) -> float:
+    """Streams/s through one epoch, worker start-up included (workers start every epoch)."""
     dataset = ShardStreams(scan, batch_size=batch_size, seed=0, transform=layout.encode)
     started, streams = time.perf_counter(), 0
     for batch in make_loader(dataset, workers, collate):
         streams += len(batch.stream_ids)
     return streams / (time.perf_counter() - started)
+
+
+def _warm(scan: object, layout: Layout, collate: Collate) -> None:
+    """One batch first: librosa's mel basis and the feature model load once per process."""
+    dataset = ShardStreams(scan, batch_size=1, seed=0, transform=layout.encode)
+    next(iter(make_loader(dataset, 0, collate)))
 
 
 def main(streams: int | None = None, steps: int = 12) -> dict[str, float]:
@@ -49,7 +57,12 @@ def main(streams: int | None = None, steps: int = 12) -> dict[str, float]:
         collate = Collate(layout.pad, layout.audio)
         scan = scan_corpus(root / "corpus")
         batch = tcfg.data.batch_size
-        rates = {w: _pipeline_rate(scan, layout, collate, w, batch) for w in (0, 1)}
+        _warm(scan, layout, collate)
+        rates = {w: _pipeline_rate(scan, layout, collate, w, batch) for w in (0, 1, 2)}
+        whisper = load_train_config(overrides=["model.encoder.kind=whisper"]).model
+        whisper_layout = Layout(tokenizer, whisper)
+        _warm(scan, whisper_layout, collate)
+        whisper_rate = _pipeline_rate(scan, whisper_layout, collate, 1, batch)
         result = train(tcfg, str(root / "corpus"), 3, root / "ckpt", max_steps=steps)
         timed = result.logs[2:]  # the first steps warm up allocators and threads
         seconds = timed[-1].elapsed_s - result.logs[1].elapsed_s
@@ -61,9 +74,13 @@ def main(streams: int | None = None, steps: int = 12) -> dict[str, float]:
         "streams": float(scan.streams),
         "pipeline_streams_per_s_0_workers": rates[0],
         "pipeline_streams_per_s_1_worker": rates[1],
+        "pipeline_streams_per_s_2_workers": rates[2],
+        "pipeline_whisper_streams_per_s_1_worker": whisper_rate,
         "train_steps_per_s": steps_per_s,
         "train_streams_per_s": consumed,
         "pipeline_x_consumption_0_workers": rates[0] / consumed,
+        "pipeline_x_consumption_1_worker": rates[1] / consumed,
+        "pipeline_whisper_x_consumption_1_worker": whisper_rate / consumed,
         "evaluate_x_real_time": x_rt,
     }
     for key, value in figures.items():

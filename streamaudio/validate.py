@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
 from streamaudio.compose.labels import LabelConflict, derive_labels, verified_silent_chunks
-from streamaudio.corpus import CONFIG_FILE
 from streamaudio.schema import EMOTIONS, MIN_HISTORY_TURNS, GroundedPlan
 from streamaudio.shards.reader import decode_flac, list_shards
 from streamaudio.shards.writer import SHARD_SCHEMA, shard_is_complete
@@ -27,6 +27,33 @@ class Failure:
 
     def __str__(self) -> str:
         return f"{self.where} {self.stream_id or '-'}: {self.reason}"
+
+
+# what `row_failures(..., full=False)` reads: no audio bytes, no plan JSON
+LABEL_COLUMNS: tuple[str, ...] = ("stream_id", "ability", "subtask", "num_samples",
+                                  "num_chunks", "decisions", "responses", "emotions",
+                                  "verified_silent")
+
+
+def column_failures(schema: pa.Schema) -> list[str]:
+    """The shard columns `schema` lacks or holds with another type."""
+    return [f.name for f in SHARD_SCHEMA if f.name not in schema.names
+            or not schema.field(f.name).type.equals(f.type)]
+
+
+def row_failures(row: dict, *, chunk_samples: int, sample_rate: int, max_chunks: int,
+                 ability: str, subtask: str, full: bool = True) -> list[str]:
+    """Why one row (of the shard under `ability/subtask/`) breaks the invariants it holds on
+    its own; the corpus-wide ones (config hash, duplicate ids) are the caller's. `full=False`
+    checks the LABEL_COLUMNS only: no audio decoded, no plan parsed."""
+    reasons = list(_label_failures(row, chunk_samples, max_chunks))
+    if full:
+        reasons += _audio_failures(row, sample_rate)
+        reasons += _plan_failures(row, chunk_samples)
+    if (row["ability"], row["subtask"]) != (ability, subtask):
+        reasons.append(f"row is {row['ability']}/{row['subtask']}, shard path "
+                       f"{ability}/{subtask}")
+    return reasons
 
 
 def _label_failures(row: dict, chunk_samples: int, max_chunks: int) -> Iterator[str]:
@@ -129,6 +156,8 @@ def _history_failures(plan: GroundedPlan) -> Iterator[str]:
 
 def validate_corpus(root: Path) -> tuple[int, list[Failure]]:
     """(rows checked, failures). A corpus with no shards is a failure too."""
+    from streamaudio.corpus import CONFIG_FILE  # here: the pipeline is slow to import
+
     root = Path(root)
     failures: list[Failure] = []
     config_path = root / CONFIG_FILE
@@ -149,21 +178,16 @@ def validate_corpus(root: Path) -> tuple[int, list[Failure]]:
         if not shard_is_complete(path):
             failures.append(Failure(where, "", "incomplete or unreadable shard"))
             continue
-        schema = pq.read_schema(path)
-        missing = [f.name for f in SHARD_SCHEMA if f.name not in schema.names
-                   or not schema.field(f.name).type.equals(f.type)]
+        missing = column_failures(pq.read_schema(path))
         if missing:
             failures.append(Failure(where, "", f"columns missing or mistyped: {missing}"))
             continue
         ability, subtask = path.parent.parent.name, path.parent.name
         for row in pq.read_table(path).to_pylist():
             checked += 1
-            reasons = list(_label_failures(row, chunk_samples, audio["max_chunks"]))
-            reasons += _audio_failures(row, sample_rate)
-            reasons += _plan_failures(row, chunk_samples)
-            if (row["ability"], row["subtask"]) != (ability, subtask):
-                reasons.append(f"row is {row['ability']}/{row['subtask']}, shard path "
-                               f"{ability}/{subtask}")
+            reasons = row_failures(row, chunk_samples=chunk_samples, sample_rate=sample_rate,
+                                   max_chunks=audio["max_chunks"], ability=ability,
+                                   subtask=subtask)
             if row["config_hash"] != config_hash:
                 reasons.append(f"config_hash {row['config_hash']} != corpus {config_hash}")
             if row["chunk_ms"] != chunk_ms:

@@ -3,15 +3,74 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Column
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from streamaudio.train.trainer import StepLog
 
 console = Console()
 errors = Console(stderr=True)
+
+
+def _clock(seconds: float) -> str:
+    return str(timedelta(seconds=int(max(0.0, seconds))))
+
+
+class DeadlineColumn(ProgressColumn):
+    """A bar over seconds (`--max-minutes`): the trainer's own elapsed time and what is
+    left to its deadline, rather than an ETA guessed from step speed."""
+
+    def __init__(self) -> None:
+        super().__init__(table_column=Column(no_wrap=True))  # the loss text wraps instead
+
+    def render(self, task: Task) -> Text:
+        if task.total is None:
+            return Text("")
+        return Text(f"{_clock(task.completed)} elapsed, {_clock(task.total - task.completed)} "
+                    "left", style="progress.remaining")
+
+
+def training_progress(max_steps: int | None, max_minutes: float | None,
+                      target: Console | None = None
+                      ) -> tuple[Progress, Callable[[StepLog], None]]:
+    """The train command's progress bar and the `on_step` that moves it: over steps (with
+    their ETA) when `--max-steps` is given, else over the minutes to the deadline."""
+    by_time = max_steps is None and max_minutes is not None
+    clock: list[ProgressColumn] = [DeadlineColumn()] if by_time else [
+        MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+    progress = Progress(TextColumn("step {task.fields[step]}"), BarColumn(), *clock,
+                        TextColumn("{task.fields[info]}"), console=target or console,
+                        transient=True)
+    total = max_minutes * 60 if by_time and max_minutes is not None else max_steps
+    task = progress.add_task("train", total=total, step=0, info="checking the corpus")
+    first: list[int] = []  # the first step logged: a resumed run counts from its own start
+
+    def on_step(log: StepLog) -> None:
+        first[:] = first or [log.step]
+        info = (f"loss {log.loss:.3f} text {log.text_loss:.3f} control {log.control_loss:.3f}"
+                f" {log.steps_per_s:.2f} steps/s")
+        done = min(log.elapsed_s, total or 0.0) if by_time else log.step - first[0] + 1
+        progress.update(task, completed=done, step=log.step, info=info)
+
+    return progress, on_step
 
 
 def train_command(
@@ -33,27 +92,15 @@ def train_command(
     """Train one stage of the streaming model on a corpus (dual loss, checkpoints, DDP
     under torchrun)."""
     from streamaudio.train.config import load_train_config
-    from streamaudio.train.trainer import StepLog, train
+    from streamaudio.train.trainer import train
 
     try:
         cfg = load_train_config(config, set_)
     except (ValueError, OSError) as error:
         errors.print(f"[red]config error:[/] {error}")
         raise typer.Exit(2) from error
-    total = max_steps
-    progress = Progress(TextColumn("step {task.completed}"), BarColumn(),
-                        TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
-                        console=console, transient=True)
+    progress, on_step = training_progress(max_steps, max_minutes)
     with progress:
-        task = progress.add_task("train", total=total, info="")
-
-        def on_step(log: StepLog) -> None:
-            info = (f"loss {log.loss:.3f} text {log.text_loss:.3f} control {log.control_loss:.3f}"
-                    f" {log.steps_per_s:.2f} steps/s")
-            if max_minutes is not None and total is None:
-                progress.update(task, total=None)
-            progress.update(task, completed=log.step, info=info)
-
         try:
             result = train(cfg, corpus, stage, out, init=init, resume=resume,
                            max_steps=max_steps, max_minutes=max_minutes, on_step=on_step)

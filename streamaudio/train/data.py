@@ -18,11 +18,15 @@ Read amplification: a unit's rows are contiguous in the rank's order, so a worke
 unit for good once it moves on and caching one row group is enough. But a unit spanning
 several batches may be needed by several workers: each worker of a rank may read a row
 group once (at most min(W, batches touching it) reads), and decodes only its own rows.
+
+Before training, `check_rows` holds every row to `streamaudio validate`'s row rules, so a
+bad shard stops the run with one error naming it before any step is taken.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+import contextlib
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +41,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from streamaudio.shards.reader import SHARD_GLOB, StreamRecord, record_from_row
 from streamaudio.shards.remote import display_url, is_remote, local_path
 from streamaudio.shards.writer import SHARD_FORMAT, shard_footer
+from streamaudio.validate import LABEL_COLUMNS, column_failures, row_failures
 
 T = TypeVar("T")
 
@@ -136,10 +141,22 @@ def _shard_info(path: str, ability: str, subtask: str, corpus: str) -> ShardInfo
         info = describe(Path(path))
     if info is None:
         raise DataError(
-            f"{display_url(path)} is not a complete StreamAudio shard (format {SHARD_FORMAT}): "
-            f"run `streamaudio validate {display_url(corpus)}` and rebuild or remove it"
+            f"{display_url(path)} is not a complete StreamAudio shard (format {SHARD_FORMAT}"
+            f"{_why_incomplete(path)}): run `streamaudio validate {display_url(corpus)}` and "
+            "rebuild or remove it"
         )
     return info
+
+
+def _why_incomplete(path: str) -> str:
+    try:
+        with _parquet(path) as parquet:
+            missing = column_failures(parquet.schema_arrow)
+    except (OSError, pa.ArrowException, ValueError):
+        return "; it does not open as Parquet"
+    if missing:
+        return f"; columns missing or mistyped: {', '.join(missing)}"
+    return "; its footer metadata is missing or counts other rows"  # written in part
 
 
 def scan_corpus(
@@ -174,13 +191,108 @@ def identity(record: StreamRecord) -> StreamRecord:
     return record
 
 
-def read_row_group(path: str, row_group: int) -> pa.Table:
-    """One row group of a shard: a single sequential read."""
+@contextlib.contextmanager
+def _parquet(path: str) -> Iterator[pq.ParquetFile]:
     if is_remote(path):
         with fsspec.open(path, "rb") as handle:
-            return pq.ParquetFile(handle).read_row_group(row_group)
-    with pq.ParquetFile(path) as parquet:
+            yield pq.ParquetFile(handle)
+    else:
+        with pq.ParquetFile(path) as parquet:
+            yield parquet
+
+
+def read_row_group(path: str, row_group: int) -> pa.Table:
+    """One row group of a shard: a single sequential read."""
+    with _parquet(path) as parquet:
         return parquet.read_row_group(row_group)
+
+
+def _where(scan: CorpusScan, ref: StreamRef) -> str:
+    """The shard and the row's index in its file, as a user finds it."""
+    shard = scan.shards[ref.shard]
+    return f"{display_url(shard.path)} row {sum(shard.row_groups[: ref.row_group]) + ref.row}"
+
+
+def _decode(scan: CorpusScan, ref: StreamRef, table: pa.Table) -> StreamRecord:
+    row = table.slice(ref.row, 1).to_pylist()[0]  # decode only the rows needed
+    try:
+        return record_from_row(row)
+    except Exception as error:  # soundfile and pyarrow raise their own types: all this row's
+        raise DataError(f"{_where(scan, ref)} (stream {row.get('stream_id')}): {error}; run "
+                        f"`streamaudio validate {display_url(scan.corpus)}` and rebuild or "
+                        "remove the shard") from error
+
+
+def read_streams(scan: CorpusScan, refs: Sequence[StreamRef]) -> list[StreamRecord]:
+    """These rows, decoded, in this order (each row group read once)."""
+    tables: dict[tuple[int, int], pa.Table] = {}
+    records = []
+    for ref in refs:
+        key = (ref.shard, ref.row_group)
+        if key not in tables:
+            tables[key] = read_row_group(scan.shards[ref.shard].path, ref.row_group)
+        records.append(_decode(scan, ref, tables[key]))
+    return records
+
+
+# a full row check decodes every stream's FLAC (~10 ms for 24 s of audio): on by default up
+# to this many streams (about 10 s); a larger corpus gets the label columns checked only
+FULL_CHECK_STREAMS = 1000
+
+
+@dataclass(frozen=True)
+class RowSize:
+    ref: StreamRef
+    chunks: int
+    text_bytes: int  # instruction and responses in UTF-8: more text, more tokens
+
+
+def check_rows(scan: CorpusScan, *, sample_rate: int, chunk_ms: int, max_chunks: int,
+               full: bool | None = None) -> list[RowSize]:
+    """Every row under `streamaudio validate`'s row rules (`validate.row_failures`): labels
+    agree with the chunk count and carry text and an emotion where they respond, the row is
+    chunked as the model's features are (`sample_rate`, `chunk_ms`), sits under its own
+    ability/subtask, and no stream id repeats. `full` (default: corpora of at most
+    FULL_CHECK_STREAMS streams) also decodes the audio and checks the plan; otherwise only
+    the label columns are read, and a row whose audio does not decode stops the run, named,
+    when the loader reaches it (`streamaudio validate` is the full check of a big corpus).
+    One DataError for all failures; else each row's size, for the memory preflight."""
+    full = scan.streams <= FULL_CHECK_STREAMS if full is None else full
+    columns = None if full else [*LABEL_COLUMNS, "sample_rate", "chunk_ms", "instruction"]
+    chunk_samples = sample_rate * chunk_ms // 1000
+    failures: list[str] = []
+    seen: dict[str, str] = {}
+    sizes: list[RowSize] = []
+    for index, shard in enumerate(scan.shards):
+        with _parquet(shard.path) as parquet:
+            for group in range(parquet.num_row_groups):
+                rows = parquet.read_row_group(group, columns=columns).to_pylist()
+                for number, row in enumerate(rows):
+                    ref = StreamRef(index, group, number)
+                    reasons = row_failures(row, chunk_samples=chunk_samples,
+                                           sample_rate=sample_rate, max_chunks=max_chunks,
+                                           ability=shard.ability, subtask=shard.subtask,
+                                           full=full)
+                    if (row["sample_rate"], row["chunk_ms"]) != (sample_rate, chunk_ms):
+                        reasons.append(f"{row['chunk_ms']} ms chunks at {row['sample_rate']} "
+                                       f"Hz, the model's features {chunk_ms} ms at "
+                                       f"{sample_rate} Hz (model.features)")
+                    sid = row["stream_id"]
+                    if sid in seen:
+                        reasons.append(f"stream id also in {seen[sid]}")
+                    seen.setdefault(sid, display_url(shard.path))
+                    failures += [f"{_where(scan, ref)} (stream {sid}): {reason}"
+                                 for reason in reasons]
+                    text = row["instruction"] + "".join(row["responses"])
+                    sizes.append(RowSize(ref, row["num_chunks"], len(text.encode())))
+    if failures:
+        shown = "\n  ".join(failures[:5])
+        more = f"\n  ... and {len(failures) - 5} more" if len(failures) > 5 else ""
+        raise DataError(f"{display_url(scan.corpus)}: {len(failures)} row failure(s) "
+                        f"before training:\n  {shown}{more}\nrun `streamaudio validate "
+                        f"{display_url(scan.corpus)}` for every failure, then rebuild or "
+                        "remove the shard(s)")
+    return sizes
 
 
 class ShardStreams(IterableDataset[list[T]]):
@@ -263,8 +375,7 @@ class ShardStreams(IterableDataset[list[T]]):
                     key = (ref.shard, ref.row_group)
                     table = read_row_group(self.scan.shards[ref.shard].path, ref.row_group)
                 assert table is not None
-                row = table.slice(ref.row, 1).to_pylist()[0]  # decode only the rows needed
-                items.append(self.transform(record_from_row(row)))
+                items.append(self.transform(_decode(self.scan, ref, table)))
             yield items
 
 

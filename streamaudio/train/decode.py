@@ -55,8 +55,9 @@ class StreamDecoder:
         return self.model.lm.get_input_embeddings()(tensor)
 
     def _feed(self, embeds: torch.Tensor) -> torch.Tensor:
-        out = self.model.lm(inputs_embeds=embeds, past_key_values=self._cache, use_cache=True)
-        self._cache = out.past_key_values
+        # `cache`, not `past_key_values` (deprecated since transformers 5.x, gone in 5.40)
+        out = self.model.lm(inputs_embeds=embeds, cache=self._cache, use_cache=True)
+        self._cache = out.cache
         return out.logits[0, -1].float()
 
     @property
@@ -64,20 +65,36 @@ class StreamDecoder:
         return 0 if self._cache is None else self._cache.get_seq_length()
 
     @torch.no_grad()
-    def step(self, features: torch.Tensor,
-             on_token: Callable[[str], None] | None = None) -> ChunkDecision:
-        """One chunk's features [frames, dim] -> its decision (and response)."""
+    def listen(self, features: torch.Tensor) -> torch.Tensor:
+        """Feed one chunk (features [frames, dim]) up to its <|assistant|>; the logits there
+        over the vocabulary, where the control decision is read. `step` does this, then
+        decides; or teacher-force the chunk's answer with `force`."""
         if self._cache is None:
-            raise RuntimeError("call start() before step()")
+            raise RuntimeError("call start() before listen() or step()")
         layout = self.layout
-        opening = layout.chunk_open()
-        ids = self._pending + opening
+        ids = self._pending + layout.chunk_open()
         embeds = self._embed(ids)
         audio = self.model.audio_embeddings(features.to(self.device, embeds.dtype)[None])[0]
         slots = torch.tensor(ids, device=self.device) == layout.audio
         embeds[0, slots] = audio.to(embeds.dtype)
-        logits = self._feed(embeds)
-        chunk, self.chunk = self.chunk, self.chunk + 1
+        self.chunk += 1
+        return self._feed(embeds)
+
+    @torch.no_grad()
+    def force(self, answer: list[int]) -> None:
+        """Take `answer` (`Layout.response(...)`, or `[layout.silent]`) as the answer to the
+        chunk just `listen`ed to, instead of deciding: what training saw there."""
+        if len(answer) > 1:
+            self._feed(self._embed(answer[:-1]))
+        self._pending = answer[-1:]  # fed with the next chunk, as `step` leaves its last token
+
+    @torch.no_grad()
+    def step(self, features: torch.Tensor,
+             on_token: Callable[[str], None] | None = None) -> ChunkDecision:
+        """One chunk's features [frames, dim] -> its decision (and response)."""
+        layout = self.layout
+        logits = self.listen(features)
+        chunk = self.chunk - 1
         if logits[layout.silent] >= logits[layout.text_begin]:
             self._pending = [layout.silent]
             return ChunkDecision(chunk, False)

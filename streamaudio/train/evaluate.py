@@ -70,20 +70,22 @@ def evaluate(checkpoint: Path, corpus: Path, limit: int | None = None,
              on_stream: Callable[[str], None] | None = None) -> Evaluation:
     scan_corpus(corpus)  # a clear error for an empty or broken corpus, before loading a model
     model, layout = load_checkpoint_for_inference(checkpoint)
-    torch.set_grad_enabled(False)
     decoder = StreamDecoder(model, layout)
     collate = Collate(layout.pad, layout.audio)
     chunk_samples = model.cfg.features.chunk_samples
     truths, predictions, seconds = [], [], 0.0
     started = time.monotonic()
-    for record in iter_streams(corpus):
-        if limit is not None and len(truths) >= limit:
-            break
-        truths.append(truth_from_record(record, chunk_samples))
-        predictions.append(predict(decoder, record, collate))
-        seconds += record.num_samples / record.sample_rate
-        if on_stream is not None:
-            on_stream(record.stream_id)
+    # scoped, not torch.set_grad_enabled(False): that would leave a later train() in the
+    # same process without gradients
+    with torch.no_grad():
+        for record in iter_streams(corpus):
+            if limit is not None and len(truths) >= limit:
+                break
+            truths.append(truth_from_record(record, chunk_samples))
+            predictions.append(predict(decoder, record, collate))
+            seconds += record.num_samples / record.sample_rate
+            if on_stream is not None:
+                on_stream(record.stream_id)
     wall = time.monotonic() - started
     reports = {"model": score(truths, predictions),
                "always_silent": score(truths, [always_silent(t) for t in truths]),

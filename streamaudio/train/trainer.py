@@ -1,7 +1,9 @@
 """The training loop: one stage of the paper's four, on the shards, with the dual loss.
 Step-driven (`max_steps` / `max_minutes`; epochs roll over), so every DDP rank makes the
 same number of steps whatever its share of an epoch. Resume is exact: the same losses,
-step for step, as an uninterrupted run."""
+step for step, as an uninterrupted run. Before the first step, every row of the corpus is
+checked (`data.check_rows`) and one forward + backward on the corpus's largest batch shows
+whether `data.batch_size` fits in memory; either failure writes nothing to `out`."""
 
 from __future__ import annotations
 
@@ -27,10 +29,19 @@ from streamaudio.train.checkpoint import (
     save_checkpoint,
 )
 from streamaudio.train.config import TrainConfig
-from streamaudio.train.data import CorpusScan, DataError, DataPosition, ShardStreams, make_loader
+from streamaudio.train.data import (
+    CorpusScan,
+    DataError,
+    DataPosition,
+    RowSize,
+    ShardStreams,
+    check_rows,
+    make_loader,
+    read_streams,
+)
 from streamaudio.train.data import scan_corpus as scan_shards
-from streamaudio.train.layout import Collate, Layout
-from streamaudio.train.loss import dual_loss
+from streamaudio.train.layout import Batch, Collate, Layout
+from streamaudio.train.loss import LossParts, dual_loss
 from streamaudio.train.model import build_model, load_model
 from streamaudio.train.stages import Stage, apply_stage, get_stage, param_groups
 from streamaudio.train.tokenizer import build_offline_tokenizer, load_tokenizer, special_ids
@@ -164,12 +175,86 @@ def _out_of_memory(error: BaseException) -> bool:
         or "out of memory" in text
 
 
+def _forward_backward(model: Any, batch: Batch, cfg: TrainConfig, use_bf16: bool) -> LossParts:
+    """One step's forward and backward (no optimizer step), as the loop and the preflight
+    take it."""
+    with torch.autocast(batch.input_ids.device.type, dtype=torch.bfloat16, enabled=use_bf16):
+        parts = dual_loss(model, batch, cfg.control_weight)
+    parts.total.backward()
+    return parts
+
+
+def _oom_advice(cfg: TrainConfig) -> str:
+    return "lower data.batch_size" + ("" if cfg.gradient_checkpointing else
+                                      " or set gradient_checkpointing=true")
+
+
+def _probe(model: torch.nn.Module, batch: Batch, cfg: TrainConfig, use_bf16: bool) -> None:
+    """The preflight's step (tests replace it to play out of memory)."""
+    _forward_backward(model, batch, cfg, use_bf16)
+
+
+def _preflight(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scan: CorpusScan,
+               sizes: list[RowSize], layout: Layout, collate: Collate, cfg: TrainConfig,
+               use_bf16: bool, device: torch.device, world: int) -> None:
+    """One forward + backward of the corpus's largest batch, so a batch size that does not
+    fit fails here with one clear error rather than some steps (and checkpoints) in. The
+    batch is real: the `batch_size` streams with the most chunks, then the most text. A
+    synthetic worst case (every chunk answering with `max_response_tokens`) would be ~7x
+    longer than any real stream (6.7k tokens vs ~900 at 60 chunks) and refuse batch sizes
+    that train fine. Chunks dominate a stream's length (slots + 3 tokens each; a response is
+    rare), so these are the longest streams up to ranking by text bytes, not tokens. Run on
+    the bare model on every rank (no DDP collective to hang on if one rank fails), so DDP's
+    gradient buckets (one more copy of the gradients) are not in it; AdamW's moments are
+    (held as empty tensors while a fresh optimizer has none yet). It leaves no trace: no
+    optimizer step, gradients dropped, buffers and RNG state restored."""
+    largest = sorted(sizes, key=lambda size: (-size.chunks, -size.text_bytes))
+    refs = [size.ref for size in largest[: cfg.data.batch_size]]
+    batch = collate([layout.encode(record) for record in read_streams(scan, refs)])
+    rng = torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    buffers = [buffer.detach().clone() for buffer in model.buffers()]  # e.g. running stats
+    moments = [] if optimizer.state else [  # AdamW makes two per parameter at its first step
+        torch.empty_like(p) for group in optimizer.param_groups for p in group["params"]
+        for _ in range(2)]
+    failure: RuntimeError | None = None
+    try:
+        _probe(model, batch.to(device), cfg, use_bf16)
+    except RuntimeError as error:
+        if not _out_of_memory(error):
+            raise
+        failure = error
+    finally:
+        model.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            for buffer, saved in zip(model.buffers(), buffers, strict=True):
+                buffer.copy_(saved)
+        torch.set_rng_state(rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state(cuda_rng, device)
+        del moments
+    failed = failure is not None
+    if world > 1:  # every rank stops here, with the same error, if any rank is out of memory
+        flag = torch.tensor([1.0 if failed else 0.0], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        failed = bool(flag.item())
+    if failed:
+        where = "this rank" if failure is not None else "another rank"
+        raise TrainError(
+            f"out of memory before training on {where} ({device}): data.batch_size="
+            f"{cfg.data.batch_size} does not fit the corpus's largest batch ({len(refs)} "
+            f"streams of up to {largest[0].chunks} chunks, {batch.input_ids.shape[1]} tokens); "
+            f"{_oom_advice(cfg)}") from failure
+
+
 def train(cfg: TrainConfig, corpus: str, stage_number: int, out: Path, *,
           init: Path | None = None, resume: bool = False, max_steps: int | None = None,
           max_minutes: float | None = None,
-          on_step: Callable[[StepLog], None] | None = None) -> TrainResult:
+          on_step: Callable[[StepLog], None] | None = None,
+          preflight: bool = True) -> TrainResult:
     """Train one stage. `init`: start from another stage's checkpoint (new optimizer);
-    `resume`: continue the run saved in `out` exactly."""
+    `resume`: continue the run saved in `out` exactly. `preflight`: first try one step of
+    the largest batch (about one step's time), to fail on memory before writing anything."""
     if max_steps is None and max_minutes is None:
         raise TrainError("give --max-steps or --max-minutes")
     stage = get_stage(stage_number)
@@ -184,6 +269,9 @@ def train(cfg: TrainConfig, corpus: str, stage_number: int, out: Path, *,
     tokenizer = _tokenizer(cfg, out if resume else init)
     ids = special_ids(tokenizer)
     scan = stage_scan(corpus, cfg, stage, cfg.model.max_chunks)
+    features = cfg.model.features
+    sizes = check_rows(scan, sample_rate=features.sample_rate, chunk_ms=features.chunk_ms,
+                       max_chunks=cfg.model.max_chunks)
     state = load_state(out) if resume else None
     if state is not None and state["stage"] != stage.number:
         raise TrainError(f"{out} is a stage {state['stage']} run; resume it with --stage "
@@ -219,16 +307,19 @@ def train(cfg: TrainConfig, corpus: str, stage_number: int, out: Path, *,
         torch.set_rng_state(state["rng"][rank])
     else:
         torch.manual_seed(cfg.seed + rank)
+    layout = Layout(tokenizer, cfg.model)
+    collate = Collate(ids[tokens.PAD], ids[tokens.AUDIO])
+    dataset = ShardStreams(scan, batch_size=cfg.data.batch_size, seed=cfg.data.seed,
+                           transform=layout.encode, rank=rank, world_size=world,
+                           position=position)
+    if preflight:
+        _preflight(model, optimizer, scan, sizes, layout, collate, cfg, use_bf16, device,
+                   world)
     wrapped = model
     if world > 1:
         wrapped = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
-    layout = Layout(tokenizer, cfg.model)
-    dataset = ShardStreams(scan, batch_size=cfg.data.batch_size, seed=cfg.data.seed,
-                           transform=layout.encode, rank=rank, world_size=world,
-                           position=position)
-    collate = Collate(ids[tokens.PAD], ids[tokens.AUDIO])
-    logs = _Logs(out, enabled=rank == 0)
+    logs = _Logs(out, enabled=rank == 0)  # the first write to `out`: every check is behind
     history: list[StepLog] = []
     started = time.monotonic()
     last_save = step
@@ -248,16 +339,12 @@ def train(cfg: TrainConfig, corpus: str, stage_number: int, out: Path, *,
             position = DataPosition(position.epoch, position.batches + 1)
             batch = batch.to(device)
             try:
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                    parts = dual_loss(wrapped if world == 1 else _Forward(wrapped), batch,
-                                      cfg.control_weight)
-                parts.total.backward()
+                parts = _forward_backward(wrapped if world == 1 else _Forward(wrapped), batch,
+                                          cfg, use_bf16)
             except RuntimeError as error:
                 if _out_of_memory(error):
-                    raise TrainError(f"out of memory at data.batch_size={cfg.data.batch_size} "
-                                     "(streams of up to model.max_chunks chunks): lower "
-                                     "data.batch_size or enable gradient_checkpointing") \
-                        from error
+                    raise TrainError(f"out of memory at step {step + 1} with data.batch_size="
+                                     f"{cfg.data.batch_size}: {_oom_advice(cfg)}") from error
                 raise
             torch.nn.utils.clip_grad_norm_(trainable, cfg.optim.grad_clip)
             optimizer.step()

@@ -8,11 +8,13 @@ import re
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import write_world
 
@@ -26,7 +28,9 @@ from streamaudio.train.data import (
     DataPosition,
     ShardStreams,
     StreamRef,
+    check_rows,
     make_loader,
+    read_streams,
     scan_corpus,
 )
 
@@ -93,9 +97,10 @@ def test_scan_reads_layout_and_chunk_counts(corpus: Path, stream_ids: dict[str, 
     assert scan.max_chunks == max(record.num_chunks for record in iter_streams(corpus)) > 0
 
 
+@pytest.mark.parametrize("workers", [0, 1, 2])
 @pytest.mark.parametrize("world_size", [1, 2, 3])
-def test_every_stream_once_and_same_batches_for_any_worker_count(
-        corpus: Path, stream_ids: dict[str, str], world_size: int) -> None:
+def test_every_stream_once_and_same_batches_for_any_rank_and_worker_count(
+        corpus: Path, stream_ids: dict[str, str], world_size: int, workers: int) -> None:
     scan = scan_corpus(corpus)
     seen: list[str] = []
     counts = []
@@ -105,10 +110,10 @@ def test_every_stream_once_and_same_batches_for_any_worker_count(
         expected = ids_of(dataset, 0)
         assert len(dataset) == dataset.batches_per_epoch(0) == len(expected)
         assert all(len(batch) == 3 for batch in expected[:-1]) and expected
-        for workers in (0, 1, 2):
-            assert run(dataset, workers) == expected, (rank, workers)
-        seen += [sid for batch in expected for sid in batch]
-        counts.append(sum(map(len, expected)))
+        got = run(dataset, workers)  # what the loader really yields, not what it promises
+        assert got == expected, rank
+        seen += [sid for batch in got for sid in batch]
+        counts.append(sum(map(len, got)))
     assert sorted(seen) == sorted(stream_ids)  # no stream missing, none twice
     assert max(counts) - min(counts) <= 2  # at most one row group apart
 
@@ -257,3 +262,91 @@ def test_clear_errors(corpus: Path, tmp_path: Path) -> None:
     assert ShardStreams(scan, batch_size=2, seed=0, rank=7, world_size=8).batches_per_epoch(0)
     with pytest.raises(ValueError, match="rank"):
         ShardStreams(scan, batch_size=2, seed=0, rank=2, world_size=2)
+
+
+def _copy_with(corpus: Path, tmp_path: Path, change: Callable[[pa.Table], pa.Table]
+               ) -> tuple[Path, Path]:
+    """A copy of the corpus with its first shard rewritten (schema metadata kept)."""
+    copy = tmp_path / "copy"
+    shutil.copytree(corpus, copy)
+    shard = sorted(copy.glob("*/*/shard-*.parquet"))[0]
+    pq.write_table(change(pq.read_table(shard)), shard)
+    return copy, shard
+
+
+def _edit_row(row: int, edit: Callable[[dict], None]) -> Callable[[pa.Table], pa.Table]:
+    def change(table: pa.Table) -> pa.Table:
+        rows = table.to_pylist()
+        edit(rows[row])
+        return pa.Table.from_pylist(rows, schema=table.schema)
+
+    return change
+
+
+CHECK = {"sample_rate": 16_000, "chunk_ms": 400, "max_chunks": 60}
+
+
+def test_check_rows_passes_a_good_corpus_and_sizes_every_row(corpus: Path) -> None:
+    scan = scan_corpus(corpus)
+    for full in (True, False):
+        sizes = check_rows(scan, **CHECK, full=full)
+        assert len(sizes) == 12 == len({size.ref for size in sizes})
+        records = read_streams(scan, [size.ref for size in sizes])
+        assert [size.chunks for size in sizes] == [r.num_chunks for r in records]
+        assert [size.text_bytes for size in sizes] == [
+            len((r.instruction + "".join(r.responses)).encode()) for r in records]
+
+
+def test_a_missing_column_names_the_shard_and_the_column(corpus: Path, tmp_path: Path) -> None:
+    copy, shard = _copy_with(corpus, tmp_path, lambda table: table.drop_columns(["emotions"]))
+    with pytest.raises(DataError, match=rf"{re.escape(str(shard))}.*missing or mistyped: "
+                                        r"emotions.*streamaudio validate"):
+        scan_corpus(copy)
+
+
+@pytest.mark.parametrize(("edit", "reason", "cheap"), [
+    (lambda row: row.update(num_chunks=row["num_chunks"] + 1), "num_chunks", True),
+    (lambda row: row["decisions"].pop(), "decisions has", True),
+    (lambda row: row["responses"].__setitem__(0, "hello"), "silent chunk carries text", True),
+    (lambda row: row.update(chunk_ms=200), "200 ms chunks", True),
+    (lambda row: row.update(subtask="other"), "shard path", True),
+    (lambda row: row["audio"].update(bytes=b"garbage"), "does not decode", False),
+    (lambda row: row.update(plan="{"), "plan does not parse", False),
+])
+def test_check_rows_names_the_shard_row_and_stream(
+        corpus: Path, tmp_path: Path, edit: Callable[[dict], None], reason: str,
+        cheap: bool) -> None:
+    copy, shard = _copy_with(corpus, tmp_path, _edit_row(1, edit))
+    sid = pq.read_table(shard).column("stream_id")[1].as_py()
+    scan = scan_corpus(copy)
+    where = rf"{re.escape(str(shard))} row 1 \(stream {re.escape(sid)}\): [^\n]*{reason}"
+    with pytest.raises(DataError, match=rf"(?s)row failure.*{where}.*streamaudio validate"):
+        check_rows(scan, **CHECK)  # 12 streams: the full check
+    if cheap:  # the label columns alone catch it
+        with pytest.raises(DataError, match=where):
+            check_rows(scan, **CHECK, full=False)
+    else:
+        check_rows(scan, **CHECK, full=False)
+
+
+def test_a_duplicate_stream_id_is_a_failure(corpus: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(corpus, copy)
+    first = sorted(copy.glob("*/*/shard-*.parquet"))[0]
+    shutil.copy(first, first.with_name("shard-00099.parquet"))
+    with pytest.raises(DataError, match=rf"stream id also in {re.escape(str(first))}"):
+        check_rows(scan_corpus(copy), **CHECK, full=False)
+
+
+def test_the_loader_names_a_row_whose_audio_does_not_decode(corpus: Path,
+                                                           tmp_path: Path) -> None:
+    copy, shard = _copy_with(corpus, tmp_path,
+                             _edit_row(1, lambda row: row["audio"].update(bytes=b"garbage")))
+    sid = pq.read_table(shard).column("stream_id")[1].as_py()
+    scan = scan_corpus(copy)
+    message = rf"{re.escape(str(shard))} row 1 \(stream {re.escape(sid)}\).*streamaudio validate"
+    for workers in (0, 1):  # a worker's error reaches the loop as the same DataError
+        with pytest.raises(DataError, match=message):
+            run(ShardStreams(scan, batch_size=12, seed=0, transform=stream_id), workers)
+    with pytest.raises(DataError, match=message):
+        read_streams(scan, [StreamRef(0, 0, 1)])

@@ -3,8 +3,10 @@ logits equal those of one teacher-forced forward over the whole encoded stream."
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
+import pytest
 import torch
 
 from streamaudio.shards.reader import iter_streams
@@ -40,20 +42,32 @@ def test_decoder_decision_matches_teacher_forced_forward(train_corpus: Path,
     decoder.start(record.instruction)
     seen = []
     for chunk in range(record.num_chunks):
-        # feed the chunk and read the decision logits the decoder would act on
-        ids = decoder._pending + layout.chunk_open()
-        embeds = decoder._embed(ids)
-        audio = model.audio_embeddings(example.features[chunk][None])[0]
-        embeds[0, torch.tensor(ids) == layout.audio] = audio
-        with torch.no_grad():
-            out = decoder._feed(embeds)
-        seen.append(out[[layout.silent, layout.text_begin]])
-        answer = (layout.response(record.emotions[chunk], record.responses[chunk])
-                  if record.decisions[chunk] else [layout.silent])
-        with torch.no_grad():
-            decoder._feed(decoder._embed(answer[:-1])) if len(answer) > 1 else None
-        decoder._pending = answer[-1:]
+        # the decision logits the decoder would act on, then the labelled answer forced
+        seen.append(decoder.listen(example.features[chunk])[[layout.silent, layout.text_begin]])
+        decoder.force(layout.response(record.emotions[chunk], record.responses[chunk])
+                      if record.decisions[chunk] else [layout.silent])
+    assert decoder.chunk == record.num_chunks
     assert torch.allclose(torch.stack(seen), forced, atol=1e-4)
+    # step() is listen() and a decision: the first chunk's decision follows its logits
+    decoder.start(record.instruction)
+    first = decoder.step(example.features[0])
+    assert first.respond == bool(seen[0][1] > seen[0][0])
+
+
+def test_decoder_needs_start_and_uses_no_deprecated_cache_argument(
+        train_corpus: Path, tiny_config: TrainConfig) -> None:
+    layout, model = _parts(tiny_config)
+    record = next(iter_streams(train_corpus))
+    features = layout.encode(record).features
+    decoder = StreamDecoder(model, layout)
+    with pytest.raises(RuntimeError, match="start"):
+        decoder.listen(features[0])
+    with warnings.catch_warnings():
+        # transformers warns (FutureWarning) for `past_key_values`, renamed `cache`
+        warnings.simplefilter("error", FutureWarning)
+        warnings.simplefilter("error", DeprecationWarning)
+        decoder.decode(features[:3], record.instruction)
+    assert decoder.context_length > 0
 
 
 def test_decoder_runs_a_whole_stream_with_bounded_responses(train_corpus: Path,

@@ -242,6 +242,30 @@ def test_tables_show_each_group_for_each_system() -> None:
     assert hazard.split(" | ")[6:10] == ["0.0", "0.0", "0.0", "0.0"]
 
 
+def test_comparison_table_fits_80_columns_uncut() -> None:
+    # the widest cells there are: the longest ability name, the evaluate command's three
+    # systems, chrF/BLEU at 100 and 100 % rates
+    truths = [*_mixed(), truth({2: "火车九点出发。"}, subtask="en_zh_translation", stream_id="z"),
+              truth({4: '{"tool": "notify"}'}, subtask="alarm_action", stream_id="t"),
+              truth({3: "done"}, subtask="notify_on_sound", stream_id="n")]
+    reports = {"model": score(truths, [perfect(t) for t in truths]),
+               "always_silent": score(truths, [always_silent(t) for t in truths]),
+               "foreground_ends": score(truths, [respond_at_foreground_ends(t) for t in truths])}
+    console = Console(width=80, record=True)
+    console.print(comparison_table(reports))
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert not any("…" in line for line in lines)
+    text = "\n".join(lines)
+    for cell in ("instruction_following", "en_zh_translation", "  foreground_ends",
+                 "chrF 100.0 / BLEU 100.0", "chrF 0.0 / BLEU 0.0", "tool 100.0", "WER 100.0",
+                 "100.0"):
+        assert cell in text, cell
+    # one row per system under each group, each with all five figures
+    row = next(line for line in lines if line.startswith("  always_silent"))
+    assert row.split() == ["always_silent", "0.0", "0.0", "0.0", "0.0", "–"]
+
+
 def test_mismatched_inputs_raise_naming_the_stream() -> None:
     t = truth({1: "a"}, stream_id="known")
     stray = StreamPrediction("stray", t.decisions, t.responses)

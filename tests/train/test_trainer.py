@@ -3,17 +3,24 @@ the CLI, and clear errors for bad input."""
 
 from __future__ import annotations
 
+import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 from typer.testing import CliRunner
 
 from streamaudio.cli import app
+from streamaudio.shards.reader import iter_streams
+from streamaudio.train import trainer
 from streamaudio.train.checkpoint import CheckpointError
 from streamaudio.train.config import TrainConfig, load_train_config
 from streamaudio.train.data import DataError
+from streamaudio.train.layout import Batch
 from streamaudio.train.model import ModelError, load_model
 from streamaudio.train.trainer import TrainError, train
 
@@ -116,6 +123,97 @@ def test_bad_input_gets_clear_errors(train_corpus: Path, tiny_config: TrainConfi
         break
     with pytest.raises(DataError, match="stage 4"):
         train(tiny_config, str(only), 4, tmp_path / "f", max_steps=1)
+
+
+def test_an_out_of_memory_batch_size_fails_before_any_step(
+        train_corpus: Path, tiny_sets: list[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    probed: list[Batch] = []
+
+    def out_of_memory(model: object, batch: Batch, cfg: TrainConfig, use_bf16: bool) -> None:
+        probed.append(batch)
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(trainer, "_probe", out_of_memory)
+    steps: list[object] = []
+    for checkpointing, advice in ((False, "or set gradient_checkpointing=true"),
+                                  (True, "lower data.batch_size$")):
+        cfg = load_train_config(overrides=[*tiny_sets,
+                                           f"gradient_checkpointing={checkpointing}"])
+        out = tmp_path / f"oom-{checkpointing}"
+        with pytest.raises(TrainError, match=rf"out of memory before training.*"
+                                             rf"data\.batch_size=3 .*{advice}") as caught:
+            train(cfg, str(train_corpus), 3, out, max_steps=2, on_step=steps.append)
+        assert isinstance(caught.value.__cause__, torch.OutOfMemoryError)
+        assert not out.exists() and not steps  # no step taken, nothing written
+    # the probe is the corpus's largest batch: the 3 streams with the most chunks
+    most = sorted((r.num_chunks for r in iter_streams(train_corpus)), reverse=True)[:3]
+    assert probed[0].input_ids.shape[0] == 3 and probed[0].features.shape[0] == sum(most)
+    assert not probed[0].input_ids.requires_grad
+    # switched off, the same config trains
+    cfg = load_train_config(overrides=tiny_sets)
+    assert train(cfg, str(train_corpus), 3, tmp_path / "off", max_steps=1,
+                 preflight=False).steps == 1
+
+
+def test_the_preflight_leaves_the_training_result_unchanged(
+        train_corpus: Path, tiny_config: TrainConfig, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    real = trainer._probe
+
+    def probe_and_disturb(model: torch.nn.Module, batch: Batch, cfg: TrainConfig,
+                          use_bf16: bool) -> None:
+        # the real step, then what a model with dropout or running stats would leave
+        real(model, batch, cfg, use_bf16)
+        torch.rand(7)
+        for buffer in model.buffers():
+            buffer.add_(1)
+        assert any(p.grad is not None for p in model.parameters())
+
+    monkeypatch.setattr(trainer, "_probe", probe_and_disturb)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # bit-equal float sums (see the resume test)
+    try:
+        runs = [train(tiny_config, str(train_corpus), 3, tmp_path / f"p{on}", max_steps=3,
+                      preflight=on) for on in (True, False)]
+    finally:
+        torch.set_num_threads(threads)
+    assert _losses(runs[0]) == _losses(runs[1])
+    weights = [load_model(run.out).state_dict() for run in runs]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    # this model draws no random numbers, but a resumed run with dropout would
+    rngs = [torch.load(run.out / "trainer_state.pt", weights_only=True)["rng"] for run in runs]
+    assert torch.equal(rngs[0][0], rngs[1][0])
+
+
+def _corpus_with(train_corpus: Path, tmp_path: Path, edit: Callable[[dict], None]
+                 ) -> tuple[Path, Path, str]:
+    """A copy of the corpus whose first shard's second row is edited."""
+    copy = tmp_path / "corpus"
+    shutil.copytree(train_corpus, copy)
+    shard = sorted(copy.glob("*/*/shard-*.parquet"))[0]
+    table = pq.read_table(shard)
+    rows = table.to_pylist()
+    edit(rows[1])
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), shard)
+    return copy, shard, rows[1]["stream_id"]
+
+
+@pytest.mark.parametrize(("edit", "reason"), [
+    (lambda row: row["audio"].update(bytes=b"not flac"), "audio does not decode"),
+    (lambda row: row.update(num_chunks=row["num_chunks"] - 1), "num_chunks"),
+    (lambda row: row["emotions"].append("normal"), "emotions has"),
+])
+def test_a_bad_row_stops_the_run_before_any_step(
+        train_corpus: Path, tiny_config: TrainConfig, tmp_path: Path,
+        edit: Callable[[dict], None], reason: str) -> None:
+    corpus, shard, sid = _corpus_with(train_corpus, tmp_path, edit)
+    steps: list[object] = []
+    with pytest.raises(DataError, match=rf"{re.escape(str(shard))} row 1 \(stream "
+                                        rf"{re.escape(sid)}\): [^\n]*{reason}"):
+        train(tiny_config, str(corpus), 3, tmp_path / "out", max_steps=2,
+              on_step=steps.append)
+    assert not (tmp_path / "out").exists() and not steps
 
 
 def test_cli_trains_and_evaluates(train_corpus: Path, tiny_sets: list[str],
