@@ -286,8 +286,11 @@ def train(cfg: TrainConfig, corpus: str, stage_number: int, out: Path, *,
         model = build_model(cfg.model, len(tokenizer), ids[tokens.PAD])
     model.to(device)
     if cfg.gradient_checkpointing:
-        model.lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={
-            "use_reentrant": False})
+        kwargs = {"use_reentrant": False}
+        if hasattr(model.lm, "activation_checkpointing_enable"):  # transformers >= 5.24
+            model.lm.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            model.lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
     new_ids = sorted(ids.values())
     apply_stage(model, stage, new_ids)
     trainable = [p for p in model.parameters() if p.requires_grad]

@@ -91,6 +91,23 @@ def test_control_weight_zero_and_one_both_train(train_corpus: Path, tiny_sets: l
             assert all(abs(log.loss - log.text_loss) < 1e-5 for log in result.logs)
 
 
+def test_gradient_checkpointing_gives_the_same_losses(
+        train_corpus: Path, tiny_sets: list[str], tmp_path: Path) -> None:
+    """Recomputing activations in the backward pass changes memory, not the result (and
+    goes through transformers' current, non-deprecated switch)."""
+    import warnings
+
+    losses = {}
+    for on in (False, True):
+        cfg = load_train_config(overrides=[*tiny_sets, f"gradient_checkpointing={on}"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FutureWarning)
+            result = train(cfg, str(train_corpus), 3, tmp_path / f"gc{on}", max_steps=3,
+                           preflight=False)
+        losses[on] = [log.loss for log in result.logs]
+    assert losses[True] == pytest.approx(losses[False], rel=1e-4)
+
+
 def test_bad_input_gets_clear_errors(train_corpus: Path, tiny_config: TrainConfig,
                                      tiny_sets: list[str], tmp_path: Path) -> None:
     empty = tmp_path / "empty"
