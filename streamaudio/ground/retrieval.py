@@ -11,6 +11,7 @@ from functools import cached_property
 
 import numpy as np
 
+from streamaudio.cache import ContentStore, input_key
 from streamaudio.compose.mix import ProcessedClip
 from streamaudio.config import Config
 from streamaudio.dsp.tfjp import TfjpResult, run_tfjp
@@ -60,6 +61,22 @@ class Retriever:
                                        index_directory(self.cfg), self.cfg)
 
     @cached_property
+    def _query_store(self) -> ContentStore:
+        return ContentStore(self.cfg.cache.directory, "query-embeddings")
+
+    def query_vectors(self, texts: list[str]) -> np.ndarray:
+        """The embedder's vectors for `texts`, cached by the texts and the embedder's name:
+        a warm rebuild neither loads the model nor embeds. The key is the whole call, so a
+        hit returns exactly what the same call computed (batching can move the last bits)."""
+        key = input_key({"embedder": self.embedder.name, "texts": texts})
+        cached = self._query_store.get_array(key)
+        if cached is not None and cached.shape == (len(texts), self.embedder.dim):
+            return cached
+        vectors = self.embedder.embed_texts(texts)
+        self._query_store.put_array(key, vectors)
+        return vectors
+
+    @cached_property
     def generators(self) -> GeneratorChain:
         return self._generators or GeneratorChain(self.cfg)
 
@@ -86,7 +103,8 @@ class Retriever:
              stats: Counter[str]) -> Chosen | Drop:
         allowed = ({e.id for e in self.store.catalog.by_class(event.sound_class)}
                    if event.sound_class else None)
-        candidates = self.index.search(event.query, self.cfg.retrieval.top_k, allowed)
+        candidates = self.index.search_vectors(self.query_vectors([event.query]),
+                                               self.cfg.retrieval.top_k, allowed)[0]
         verdicts: list[Verification] = []
         measured: dict[str, ClipFeatures] = {}
         for candidate in candidates:
@@ -122,7 +140,7 @@ class Retriever:
                         f"{made.detail}")
         # a generated clip has no retrieval score: its identity is how close the
         # prompt it was made from is to the event's query
-        vectors = self.embedder.embed_texts([event.query, event.fallback_caption])
+        vectors = self.query_vectors([event.query, event.fallback_caption])
         identity = float(np.dot(vectors[0], vectors[1]))
         candidate = Candidate(made.clip_id, identity, 0)
         try:

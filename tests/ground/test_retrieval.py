@@ -4,6 +4,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from streamaudio.config import Config, load_config
 from streamaudio.ground.retrieval import Retriever
 from streamaudio.pipeline import CorpusBuilder
@@ -61,3 +63,27 @@ def test_nothing_verifiable_is_a_counted_drop(world: Path, tmp_path: Path) -> No
     chosen = builder.retriever.bind(_event("an orchestra tuning up"), [], 3, stats)
     assert isinstance(chosen, Drop) and chosen.reason == "no_verified_clip"
     assert stats["no_verified_clip"] == 1 and stats["verify_failed:identity"] >= 1
+
+
+def test_a_warm_rebuild_embeds_no_query(world: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Query vectors are cached by the call's texts: the second builder binds the same clip
+    with the same evidence and never calls the embedder (so never loads its model)."""
+    cfg = _config(world, tmp_path, "verify.max_spectral_jump=1.0")
+    event = _event("glass_break test recording")
+    first = CorpusBuilder(cfg).retriever.bind(event, [], 1, Counter())
+    assert not isinstance(first, Drop), first
+    second = CorpusBuilder(cfg).retriever
+    assert isinstance(second, Retriever)
+    second.index  # noqa: B018 (the index is built or loaded apart from the queries)
+
+    def refuse(texts: list[str]) -> None:
+        raise AssertionError(f"embedded {texts} on a warm rebuild")
+
+    monkeypatch.setattr(second.embedder, "embed_texts", refuse)
+    again = second.bind(event, [], 1, Counter())
+    assert not isinstance(again, Drop), again
+    assert again.ref == first.ref and again.evidence == first.evidence
+    # another query misses and is embedded
+    monkeypatch.undo()
+    assert second.query_vectors(["a different query"]).shape == (1, second.embedder.dim)
