@@ -5,7 +5,8 @@ passes; if none does, generate from the fallback caption and verify that."""
 from __future__ import annotations
 
 import json
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -20,12 +21,21 @@ from streamaudio.ground.generated import admit_generated
 from streamaudio.ground.store import CatalogClipStore
 from streamaudio.retrieve.embed import TextEmbedder, make_embedder
 from streamaudio.retrieve.index import Candidate, ClipIndex, index_directory
-from streamaudio.retrieve.verify import ClipFeatures, Verification, choose, features, verify
+from streamaudio.retrieve.verify import (
+    ClipFeatures,
+    ClipMeasures,
+    Verification,
+    choose,
+    features,
+    measure,
+    verify,
+)
 from streamaudio.schema import ClipRef, EventPlan
 from streamaudio.stage import Drop
 
 DEFAULT_GENERATED_S = 2.0  # when the plan gives no duration
 NEIGHBOURS = 2  # continuity is checked against the events placed just before
+MEASURED_CLIPS = 128  # per process: bounds the memory of the per-clip measurements
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,9 @@ class Retriever:
         self.cfg = cfg
         self.store = store
         self._generators = generators
+        self._measured_clips: OrderedDict[str, tuple[TfjpResult, ClipMeasures] | Drop] = \
+            OrderedDict()
+        self._measured_lock = threading.Lock()
 
     @cached_property
     def embedder(self) -> TextEmbedder:
@@ -91,13 +104,32 @@ class Retriever:
         raw = self.store.raw(candidate.clip_id)
         if isinstance(raw, Drop):
             return raw
-        try:
-            result = self._tfjp_of(raw, entry.loopable)
-        except ValueError as error:
-            return Drop("tfjp_rejected", str(error))
+        measured = self._measured(candidate.clip_id, raw, entry.loopable)
+        if isinstance(measured, Drop):
+            return measured
+        result, measures = measured
         verdict = verify(candidate, raw, result, event.duration_s, entry.loopable,
-                         neighbours[-NEIGHBOURS:], self.cfg)
-        return verdict, features(raw, self.cfg.audio.sample_rate)
+                         neighbours[-NEIGHBOURS:], self.cfg, measures)
+        return verdict, measures.features
+
+    def _measured(self, clip_id: str, raw: np.ndarray, loopable: bool
+                  ) -> tuple[TfjpResult, ClipMeasures] | Drop:
+        """TFJP and the spectrum/loudness of a catalog clip, once per clip in this process
+        (a clip is a candidate of many events); the most recent MEASURED_CLIPS are kept."""
+        with self._measured_lock:
+            if clip_id in self._measured_clips:
+                self._measured_clips.move_to_end(clip_id)
+                return self._measured_clips[clip_id]
+        try:
+            value: tuple[TfjpResult, ClipMeasures] | Drop = (
+                self._tfjp_of(raw, loopable), measure(raw, self.cfg.audio.sample_rate))
+        except ValueError as error:
+            value = Drop("tfjp_rejected", str(error))
+        with self._measured_lock:
+            self._measured_clips[clip_id] = value
+            while len(self._measured_clips) > MEASURED_CLIPS:
+                self._measured_clips.popitem(last=False)
+        return value
 
     def bind(self, event: EventPlan, neighbours: list[ClipFeatures], seed: int,
              stats: Counter[str]) -> Chosen | Drop:

@@ -89,6 +89,26 @@ def spectral_centroid(freqs: np.ndarray, psd: np.ndarray) -> float:
     return float((freqs * psd).sum() / total) if total > 0.0 else 0.0
 
 
+@dataclass(frozen=True)
+class ClipMeasures:
+    """What verification measures on a clip's raw audio, once per clip: its Welch
+    spectrum and loudness (the two costly parts of `verify` and `features`)."""
+
+    freqs: np.ndarray
+    psd: np.ndarray
+    lufs: float
+
+    @property
+    def features(self) -> ClipFeatures:
+        return ClipFeatures(self.lufs, spectral_centroid(self.freqs, self.psd))
+
+
+def measure(audio: np.ndarray, rate: int) -> ClipMeasures:
+    x = np.asarray(audio, dtype=np.float32)
+    freqs, psd = _spectrum(x, rate)
+    return ClipMeasures(freqs, psd, measure_lufs(x, rate))
+
+
 def features(audio: np.ndarray, rate: int) -> ClipFeatures:
     freqs, psd = _spectrum(audio, rate)
     return ClipFeatures(measure_lufs(audio, rate), spectral_centroid(freqs, psd))
@@ -112,12 +132,15 @@ def verify(
     loopable: bool,
     neighbours: Sequence[ClipFeatures],
     cfg: Config,
+    measures: ClipMeasures | None = None,
 ) -> Verification:
     """`raw_audio` is the clip before TFJP at cfg.audio.sample_rate; `tfjp_result`
-    is TFJP's output for it (SNR estimate and core span)."""
+    is TFJP's output for it (SNR estimate and core span); `measures`, `measure(raw_audio)`
+    if the caller already has it."""
     v, rate = cfg.verify, cfg.audio.sample_rate
     x = np.asarray(raw_audio, dtype=np.float32)
-    freqs, psd = _spectrum(x, rate)
+    measures = measures if measures is not None else measure(x, rate)
+    freqs, psd = measures.freqs, measures.psd
     scores = {
         "identity": float(candidate.score),
         "snr_db": float(tfjp_result.snr_db),
@@ -147,7 +170,7 @@ def verify(
         # clip too short to fill the planned slot fails
         passed["duration_fit"] = scores["duration_ratio"] >= v.min_duration_ratio
     if neighbours:
-        lufs = measure_lufs(x, rate)
+        lufs = measures.lufs
         centroid = spectral_centroid(freqs, psd)
         mean_lufs = float(np.mean([n.lufs for n in neighbours]))
         mean_octave = float(np.mean([_log2(n.centroid_hz) for n in neighbours]))

@@ -87,3 +87,31 @@ def test_a_warm_rebuild_embeds_no_query(world: Path, tmp_path: Path,
     # another query misses and is embedded
     monkeypatch.undo()
     assert second.query_vectors(["a different query"]).shape == (1, second.embedder.dim)
+
+
+def test_a_clip_is_measured_once_per_process(world: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """TFJP and the spectrum of a candidate are computed once, however many events it is
+    a candidate of, and the verdicts are those of measuring every time."""
+    from streamaudio.ground import retrieval
+
+    cfg = _config(world, tmp_path, "verify.max_spectral_jump=1.0")
+    calls: list[int] = []
+    real = retrieval.run_tfjp
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(retrieval, "run_tfjp", counted)
+    retriever = CorpusBuilder(cfg).retriever
+    event = _event("glass_break test recording")
+    first = retriever.bind(event, [], 1, Counter())
+    once = len(calls)
+    assert once == 3  # the top-3 candidates
+    second = retriever.bind(event, [], 2, Counter())
+    assert len(calls) == once  # no candidate measured again
+    assert not isinstance(first, Drop) and not isinstance(second, Drop)
+    assert second.evidence == first.evidence
+    fresh = CorpusBuilder(cfg).retriever.bind(event, [], 1, Counter())
+    assert not isinstance(fresh, Drop) and fresh.evidence == first.evidence

@@ -19,6 +19,7 @@ from streamaudio.retrieve.verify import (
     Verification,
     choose,
     features,
+    measure,
     verify,
 )
 
@@ -192,3 +193,15 @@ def test_real_clipped_explosion_is_rejected_and_a_door_accepted() -> None:
         results[entry.id] = check(clip.audio)
     assert "cleanliness.clipping" in results[explosion.id].failed_criteria()
     assert results[door.id].ok
+
+
+def test_measures_taken_once_verify_and_describe_the_clip_the_same() -> None:
+    """A clip measured once (as the retriever keeps it) gives the verdict and the
+    continuity features that measuring it on every call gives."""
+    burst, other = tone_burst(), tone_burst(3_000.0, amp=0.05)
+    measures = measure(burst, RATE)
+    assert measures.features == features(burst, RATE)
+    neighbours = [features(other, RATE)]
+    fresh = verify(GOOD, burst, tfjp(burst), 0.8, False, neighbours, CFG)
+    reused = verify(GOOD, burst, tfjp(burst), 0.8, False, neighbours, CFG, measures)
+    assert reused == fresh and "spectral_jump" in fresh.scores
