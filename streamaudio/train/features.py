@@ -154,25 +154,13 @@ def _whisper_model(directory: Path, compute_type: str, device: str) -> Any:
 
 
 def whisper_directory(cfg: ModelConfig) -> Path:
-    """`model.encoder.path`, else the shipped whisper-base (joined into the cache once)."""
-    from streamaudio.speech.asr import (
-        DEFAULT_MODEL_NAME,
-        MODEL_FILES,
-        SpeechUnavailable,
-        join_model,
-        package_part_dirs,
-    )
+    """`model.encoder.path`, else the shipped whisper-base (joined into the cache once, the
+    same copy the ASR uses)."""
+    from streamaudio.speech.asr import SpeechUnavailable, locate_whisper
 
-    path = cfg.encoder.path
-    if path is not None:
-        missing = [name for name in MODEL_FILES if not (Path(path) / name).is_file()]
-        if missing:
-            raise ModelError(f"model.encoder.path={path} is not a faster-whisper model "
-                             f"directory (missing {', '.join(missing)})")
-        return Path(path)
     try:
-        return join_model(package_part_dirs(),
-                          Path(cfg.tokenizer.cache_dir) / DEFAULT_MODEL_NAME)
+        return locate_whisper(cfg.encoder.path, Path(cfg.tokenizer.cache_dir),
+                              "model.encoder.path")
     except SpeechUnavailable as error:
         raise ModelError(f"model.encoder.kind=whisper: {error}; set model.encoder.path to a "
                          "faster-whisper model directory") from error

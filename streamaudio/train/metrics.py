@@ -327,12 +327,18 @@ def _cells(group: GroupScore | None, name: str) -> list[str]:
             _quality(group, name)]
 
 
-def _rows(reports: dict[str, Report]) -> list[list[str]]:
+def _group_names(reports: dict[str, Report]) -> list[str]:
+    """Every system's groups (overall, abilities, subtasks), in first-seen order."""
     names: dict[str, None] = {}
     for report in reports.values():
         names.update(dict.fromkeys(report.groups()))
+    return list(names)
+
+
+def _rows(reports: dict[str, Report]) -> list[list[str]]:
     return [[name] + [cell for report in reports.values()
-                      for cell in _cells(report.groups().get(name), name)] for name in names]
+                      for cell in _cells(report.groups().get(name), name)]
+            for name in _group_names(reports)]
 
 
 # the terminal table's headers, COLUMNS in short; the caption spells them out
@@ -352,9 +358,7 @@ def comparison_table(reports: dict[str, Report]) -> Table:
     table.add_column("group / system", overflow="fold")
     for column in SHORT_COLUMNS:
         table.add_column(column, justify="right", no_wrap=True)
-    names: dict[str, None] = {}
-    for report in reports.values():
-        names.update(dict.fromkeys(report.groups()))
+    names = _group_names(reports)
     for index, name in enumerate(names):
         table.add_row(name, *[""] * len(SHORT_COLUMNS), style="bold")
         for number, (system, report) in enumerate(reports.items()):
