@@ -13,7 +13,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from streamaudio.config import Config, load_config
-from streamaudio.corpus import MANIFEST_FILE, build_corpus, select_subtasks, shard_jobs
+from streamaudio.corpus import (
+    MANIFEST_FILE,
+    build_corpus,
+    select_subtasks,
+    shard_jobs,
+    usable_cores,
+)
 from streamaudio.pipeline import CorpusBuilder
 from streamaudio.shards.remote import display_url, is_remote, local_path
 from streamaudio.stage import StageError
@@ -85,15 +91,21 @@ def build(
     set_: SetOption = None,
     runner: Annotated[
         str,
-        typer.Option(help="inline: this process, no Prefect; thread, process or dask: the "
-                     "Prefect flow (flows/build.py) on that task runner, same bytes."),
+        typer.Option(help="inline: no Prefect, --workers processes of this machine (1: "
+                     "this process); thread, process or dask: the Prefect flow "
+                     "(flows/build.py) on that task runner. Same bytes with any runner."),
     ] = "inline",
-    workers: Annotated[int, typer.Option(help="Threads, processes or Dask workers.")] = 2,
+    workers: Annotated[int | None, typer.Option(
+        help="Processes, threads or Dask workers [default: the cores this process may "
+        "use].")] = None,
     dask_address: Annotated[
         str | None, typer.Option(help="An existing Dask scheduler (runner dask).")
     ] = None,
 ) -> None:
     """Build (or resume) a corpus: complete shards on disk are skipped."""
+    workers = workers if workers is not None else usable_cores()
+    if workers < 1:
+        raise _fail(f"--workers must be at least 1, not {workers}")
     if runner != "inline":
         _build_with_flow(out, subtask, streams, seed, config, set_, runner, workers,
                          dask_address)
@@ -115,7 +127,7 @@ def build(
         try:
             report = build_corpus(
                 out, chosen, counts, seed, cfg, on_shard=lambda _: progress.advance(task),
-                builder=builder, skipped=skipped,
+                builder=builder, skipped=skipped, workers=workers,
             )
         except StageError as error:
             raise _fail(str(error)) from error

@@ -19,7 +19,7 @@ import yaml
 import streamaudio
 from streamaudio.config import Config
 from streamaudio.pipeline import CorpusBuilder, ShardOutcome
-from streamaudio.retrieve.quarantine import Quarantine, write_text_atomic
+from streamaudio.retrieve.quarantine import Quarantine, QuarantineRecord, write_text_atomic
 from streamaudio.shards.card import CARD_FILE, write_dataset_card
 from streamaudio.shards.manifest import build_manifest, write_manifest
 from streamaudio.shards.progress import record_path, shard_streams
@@ -49,6 +49,14 @@ class ShardJob:
         """In sound-stream units: only the order of jobs depends on it."""
         weight = SPEECH_STREAM_COST if self.subtask.speech else 1
         return weight * len(shard_streams(self.shard_index, self.total_streams, per_shard))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, not the machine's count)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # no affinity API (macOS)
+        return max(os.cpu_count() or 1, 1)
 
 
 def longest_first(jobs: list[ShardJob], per_shard: int) -> list[int]:
@@ -311,6 +319,60 @@ def reproducible_files(root: Path, *, config: bool = True) -> dict[str, bytes]:
     return files
 
 
+_WORKER_BUILDERS: dict[str, CorpusBuilder] = {}  # per worker process, by config
+
+
+def _worker_job(config: dict, out: str, subtask: str, shard_index: int, total_streams: int,
+                corpus_seed: int) -> tuple[ShardOutcome, list[QuarantineRecord]]:
+    """One shard in a worker process of `build_corpus`: the process keeps its builder
+    (catalogs, clip cache, models) from shard to shard, like flows/workers.py."""
+    cfg = Config.model_validate(config)
+    key = cfg.hash() + str(cfg.cache.directory) + str(cfg.catalog.directory)
+    if key not in _WORKER_BUILDERS:
+        _WORKER_BUILDERS[key] = CorpusBuilder(cfg)
+        _WORKER_BUILDERS[key].setup()
+    builder = _WORKER_BUILDERS[key]
+    seen = len(builder.quarantine)
+    job = ShardJob(get_subtask(subtask), shard_index, total_streams, corpus_seed)
+    outcome = build_job(builder, out, job)
+    return outcome, list(builder.quarantine.records[seen:])
+
+
+def _run_in_processes(jobs: list[ShardJob], out: Path | str, cfg: Config, workers: int,
+                      quarantine: Quarantine,
+                      on_shard: Callable[[ShardOutcome], None] | None) -> list[ShardOutcome]:
+    """The jobs on `workers` spawned processes, costliest first; outcomes in job order.
+    Spawned, not forked: a forked child would inherit this process's model threads."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    config = cfg.to_dict()
+    outcomes: list[ShardOutcome | None] = [None] * len(jobs)
+    found: list[list[QuarantineRecord]] = [[] for _ in jobs]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {pool.submit(_worker_job, config, str(out), jobs[i].subtask.name,
+                               jobs[i].shard_index, jobs[i].total_streams,
+                               jobs[i].corpus_seed): i
+                   for i in longest_first(jobs, cfg.shards.streams_per_shard)}
+        try:
+            for future in as_completed(futures):
+                index = futures[future]
+                outcomes[index], found[index] = future.result()
+                if on_shard is not None:
+                    on_shard(outcomes[index])
+        except BrokenProcessPool as error:
+            pool.shutdown(cancel_futures=True)
+            raise StageError("a build worker process died (killed, or out of memory); "
+                             "the shards it finished are kept: run the same command again "
+                             "to build the rest") from error
+    for records in found:  # in job order, whichever worker finished first
+        for record in records:
+            quarantine.add(record.key, record.reason, record.detail)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
 def build_corpus(
     out: Path | str,
     subtasks: list[Subtask],
@@ -320,22 +382,30 @@ def build_corpus(
     on_shard: Callable[[ShardOutcome], None] | None = None,
     builder: CorpusBuilder | None = None,
     skipped: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> BuildReport:
-    """Build the shards of `subtasks` one after another in this process (flows/
-    runs the same jobs on Prefect task runners) into `out`, a directory or an fsspec
-    URL; `skipped` names subtasks left out as unbuildable here (recorded in the
-    manifest)."""
+    """Build the shards of `subtasks` into `out`, a directory or an fsspec URL: in this
+    process one after another (`workers` 1), or on that many worker processes (same
+    bytes; flows/ runs the same jobs on Prefect task runners). `skipped` names subtasks
+    left out as unbuildable here (recorded in the manifest)."""
+    if workers < 1:
+        raise StageError(f"--workers must be at least 1, not {workers}")
     started = time.perf_counter()
     builder = builder or CorpusBuilder(cfg)
     builder.setup()
     jobs = start_build(out, Selection(subtasks, streams, skipped), corpus_seed, cfg, builder)
     report = BuildReport()
-    for job in jobs:
-        outcome = build_job(builder, out, job)
-        report.built.append(outcome)
-        if on_shard is not None:
-            on_shard(outcome)
-    run = run_summary(report.built, time.perf_counter() - started, "in-process")
+    workers = min(workers, len(jobs))
+    if workers > 1:
+        report.built = _run_in_processes(jobs, out, cfg, workers, builder.quarantine, on_shard)
+    else:
+        for job in jobs:
+            outcome = build_job(builder, out, job)
+            report.built.append(outcome)
+            if on_shard is not None:
+                on_shard(outcome)
+    label = "in-process" if workers == 1 else f"processes:{workers}"
+    run = run_summary(report.built, time.perf_counter() - started, label)
     report.manifest = finish_build(out, cfg, builder.quarantine, skipped, run)
     report.quarantine = builder.quarantine.counts()
     return report

@@ -131,3 +131,32 @@ def test_reproducible_files_leave_out_only_the_run_report(tmp_path: Path,
     assert "last_run" not in json.loads(files["manifest.json"])
     assert "totals" in json.loads(files["manifest.json"])
     assert set(files) - set(reproducible_files(tmp_path / "c", config=False)) == {"config.yaml"}
+
+
+def test_worker_processes_and_a_warm_cache_give_the_same_bytes(
+        tmp_path: Path, world_config: Config) -> None:
+    """In this process, on two worker processes with an empty cache, and on two with
+    the cache the first build filled (decoded clips, TFJP and measures read back):
+    the same files, byte for byte."""
+    cold_a = world_config.model_copy(update={"cache": world_config.cache.model_copy(
+        update={"directory": tmp_path / "cache-a"})})
+    cold_b = world_config.model_copy(update={"cache": world_config.cache.model_copy(
+        update={"directory": tmp_path / "cache-b"})})
+    subtasks = [get_subtask(name) for name in SUBTASKS]
+    one = build_corpus(tmp_path / "one", subtasks, 6, 0, cold_a)
+    two = build_corpus(tmp_path / "two", subtasks, 6, 0, cold_b, workers=2)
+    build_corpus(tmp_path / "warm", subtasks, 6, 0, cold_a, workers=2)
+    assert one.manifest["last_run"]["runner"] == "in-process"
+    assert two.manifest["last_run"]["runner"] == "processes:2"
+    assert (tmp_path / "cache-a" / "clip-measures").is_dir()
+    assert (tmp_path / "cache-a" / "decoded-clips").is_dir()
+    expected = reproducible_files(tmp_path / "one", config=False)
+    assert len([name for name in expected if name.endswith(".parquet")]) == 6
+    assert reproducible_files(tmp_path / "two", config=False) == expected
+    assert reproducible_files(tmp_path / "warm", config=False) == expected
+
+
+def test_workers_below_one_are_refused(tmp_path: Path, world_config: Config) -> None:
+    with pytest.raises(StageError, match="--workers must be at least 1"):
+        build_corpus(tmp_path / "c", [get_subtask("hazard_alert")], 2, 0, world_config,
+                     workers=0)

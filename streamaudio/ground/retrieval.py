@@ -5,8 +5,7 @@ passes; if none does, generate from the fallback caption and verify that."""
 from __future__ import annotations
 
 import json
-import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -15,7 +14,7 @@ import numpy as np
 from streamaudio.cache import ContentStore, input_key
 from streamaudio.compose.mix import ProcessedClip
 from streamaudio.config import Config
-from streamaudio.dsp.tfjp import TfjpResult, run_tfjp
+from streamaudio.dsp.tfjp import run_tfjp
 from streamaudio.generate.store import GeneratorChain
 from streamaudio.ground.generated import admit_generated
 from streamaudio.ground.store import CatalogClipStore
@@ -23,11 +22,9 @@ from streamaudio.retrieve.embed import TextEmbedder, make_embedder
 from streamaudio.retrieve.index import Candidate, ClipIndex, index_directory
 from streamaudio.retrieve.verify import (
     ClipFeatures,
-    ClipMeasures,
     Verification,
     choose,
     features,
-    measure,
     verify,
 )
 from streamaudio.schema import ClipRef, EventPlan
@@ -35,7 +32,6 @@ from streamaudio.stage import Drop
 
 DEFAULT_GENERATED_S = 2.0  # when the plan gives no duration
 NEIGHBOURS = 2  # continuity is checked against the events placed just before
-MEASURED_CLIPS = 128  # per process: bounds the memory of the per-clip measurements
 
 
 @dataclass(frozen=True)
@@ -60,9 +56,6 @@ class Retriever:
         self.cfg = cfg
         self.store = store
         self._generators = generators
-        self._measured_clips: OrderedDict[str, tuple[TfjpResult, ClipMeasures] | Drop] = \
-            OrderedDict()
-        self._measured_lock = threading.Lock()
 
     @cached_property
     def embedder(self) -> TextEmbedder:
@@ -93,43 +86,20 @@ class Retriever:
     def generators(self) -> GeneratorChain:
         return self._generators or GeneratorChain(self.cfg)
 
-    def _tfjp_of(self, audio: np.ndarray, loopable: bool) -> TfjpResult:
-        tfjp = self.cfg.tfjp if not loopable else self.cfg.tfjp.model_copy(
-            update={"enabled": False})  # textures are not denoised; only measured
-        return run_tfjp(audio, self.cfg.audio.sample_rate, tfjp, self.cfg.audio.grid_samples)
-
     def _check(self, candidate: Candidate, event: EventPlan,
                neighbours: list[ClipFeatures]) -> tuple[Verification, ClipFeatures] | Drop:
         entry = self.store.entry(candidate.clip_id)
         raw = self.store.raw(candidate.clip_id)
         if isinstance(raw, Drop):
             return raw
-        measured = self._measured(candidate.clip_id, raw, entry.loopable)
+        # a clip is a candidate of many events: TFJP and its measures are kept by hash
+        measured = self.store.measurements.get(raw.ref.sha256, raw.audio,
+                                               denoise=not entry.loopable)
         if isinstance(measured, Drop):
             return measured
-        result, measures = measured
-        verdict = verify(candidate, raw, result, event.duration_s, entry.loopable,
-                         neighbours[-NEIGHBOURS:], self.cfg, measures)
-        return verdict, measures.features
-
-    def _measured(self, clip_id: str, raw: np.ndarray, loopable: bool
-                  ) -> tuple[TfjpResult, ClipMeasures] | Drop:
-        """TFJP and the spectrum/loudness of a catalog clip, once per clip in this process
-        (a clip is a candidate of many events); the most recent MEASURED_CLIPS are kept."""
-        with self._measured_lock:
-            if clip_id in self._measured_clips:
-                self._measured_clips.move_to_end(clip_id)
-                return self._measured_clips[clip_id]
-        try:
-            value: tuple[TfjpResult, ClipMeasures] | Drop = (
-                self._tfjp_of(raw, loopable), measure(raw, self.cfg.audio.sample_rate))
-        except ValueError as error:
-            value = Drop("tfjp_rejected", str(error))
-        with self._measured_lock:
-            self._measured_clips[clip_id] = value
-            while len(self._measured_clips) > MEASURED_CLIPS:
-                self._measured_clips.popitem(last=False)
-        return value
+        verdict = verify(candidate, raw.audio, measured.tfjp, event.duration_s,
+                         entry.loopable, neighbours[-NEIGHBOURS:], self.cfg, measured.measures)
+        return verdict, measured.measures.features
 
     def bind(self, event: EventPlan, neighbours: list[ClipFeatures], seed: int,
              stats: Counter[str]) -> Chosen | Drop:
@@ -176,7 +146,8 @@ class Retriever:
         identity = float(np.dot(vectors[0], vectors[1]))
         candidate = Candidate(made.clip_id, identity, 0)
         try:
-            result = self._tfjp_of(made.audio, False)
+            result = run_tfjp(made.audio, self.cfg.audio.sample_rate, self.cfg.tfjp,
+                              self.cfg.audio.grid_samples)
         except ValueError as error:
             return Drop("generated_rejected", f"{event.event_id}: {error}")
         verdict = verify(candidate, made.audio, result, event.duration_s, False,

@@ -1,5 +1,6 @@
-"""Clips from the catalogs, loaded once per worker, processed by TFJP once, and
-kept in a bounded in-process cache. Implements compose.mix.ClipSource."""
+"""Clips from the catalogs, loaded once per worker, processed by TFJP once (the
+measurements kept by content hash, ground/measures.py), and kept in a bounded
+in-process cache. Implements compose.mix.ClipSource."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from collections import OrderedDict
 import numpy as np
 
 from streamaudio.cache import ContentStore
-from streamaudio.compose.loudness import measure_lufs
 from streamaudio.compose.mix import ProcessedClip
 from streamaudio.config import Config
-from streamaudio.dsp.tfjp import run_tfjp
-from streamaudio.retrieve.audio_io import load_clip
+from streamaudio.ground.measures import NAMESPACE, ClipMeasurements
+from streamaudio.retrieve.audio_io import LoadedClip, load_clip
 from streamaudio.retrieve.catalog import Catalog, ClipEntry
 from streamaudio.retrieve.quarantine import Quarantine
 from streamaudio.schema import ClipRef
@@ -45,6 +45,7 @@ class CatalogClipStore:
         self._refs: dict[str, ClipRef] = {}
         self._max_cached = max_cached
         self.generated = generated
+        self.measurements = ClipMeasurements(cfg, ContentStore(cfg.cache.directory, NAMESPACE))
 
     def entry(self, clip_id: str) -> ClipEntry:
         return self.rirs.get(clip_id) or self.catalog.by_id(clip_id)
@@ -55,17 +56,19 @@ class CatalogClipStore:
         while len(self._cache) > self._max_cached:
             self._cache.popitem(last=False)
 
-    def _process(self, entry: ClipEntry, audio: np.ndarray, purpose: str) -> ProcessedClip | Drop:
-        rate = self.cfg.audio.sample_rate
+    def _process(self, entry: ClipEntry, loaded: LoadedClip, purpose: str
+                 ) -> ProcessedClip | Drop:
+        audio, sha = loaded.audio, loaded.ref.sha256
         # textures are the noise itself: denoising or trimming them would remove them
         if purpose != "event" or entry.loopable:
-            return ProcessedClip(audio, 0, audio.size, measure_lufs(audio, rate), float("nan"))
-        try:
-            result = run_tfjp(audio, rate, self.cfg.tfjp, self.cfg.audio.grid_samples)
-        except ValueError as error:
-            return Drop("tfjp_rejected", f"{entry.id}: {error}")
-        lufs = measure_lufs(result.audio, rate)
-        return ProcessedClip(result.audio, result.core_start, result.core_end, lufs, result.snr_db)
+            lufs = self.measurements.loudness(sha, audio)
+            return ProcessedClip(audio, 0, audio.size, lufs, float("nan"))
+        measured = self.measurements.get(sha, audio, denoise=True)
+        if isinstance(measured, Drop):
+            return Drop(measured.reason, f"{entry.id}: {measured.detail}")
+        result = measured.tfjp
+        return ProcessedClip(result.audio, result.core_start, result.core_end,
+                             measured.processed_lufs, result.snr_db)
 
     def load(self, clip_id: str, purpose: str = "event") -> tuple[ProcessedClip, ClipRef] | Drop:
         """Load and process a clip for grounding; bad clips are quarantined with
@@ -80,7 +83,7 @@ class CatalogClipStore:
                 cached = loaded
             else:
                 self._refs[clip_id] = loaded.ref
-                cached = self._process(entry, loaded.audio, purpose)
+                cached = self._process(entry, loaded, purpose)
                 if isinstance(cached, Drop):
                     self.quarantine.add(entry.id, cached.reason, cached.detail)
             self._remember(key, cached)
@@ -88,10 +91,9 @@ class CatalogClipStore:
             return cached
         return cached, self._refs[clip_id]
 
-    def raw(self, clip_id: str) -> np.ndarray | Drop:
-        """The clip before TFJP (resampled, mono), for verification."""
-        loaded = load_clip(self.entry(clip_id), self.cfg)
-        return loaded if isinstance(loaded, Drop) else loaded.audio
+    def raw(self, clip_id: str) -> LoadedClip | Drop:
+        """The clip before TFJP (resampled, mono) and its ref, for verification."""
+        return load_clip(self.entry(clip_id), self.cfg)
 
     def keep_generated(self, sha256: str, audio: np.ndarray) -> None:
         if self.generated is None:

@@ -1,6 +1,7 @@
 """Safe clip loading. A bad file (unreadable, empty, NaN, silent, too long or
 short) becomes a `Drop` with a stable reason, never an exception; exceptions are
-left for programming errors. Decoded clips are cached in-process (bounded)."""
+left for programming errors. Decoded clips are cached in-process (bounded) and, for
+catalog clips, in the content store by file hash."""
 
 from __future__ import annotations
 
@@ -15,12 +16,17 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from streamaudio.cache import ContentStore, input_key
 from streamaudio.config import Config
 from streamaudio.retrieve.catalog import ClipEntry, PackageMissing, resolve_path
 from streamaudio.schema import ClipRef
 from streamaudio.stage import Drop
 
 SILENT_PEAK = 1e-4
+DECODED_NAMESPACE = "decoded-clips"
+DECODED_VERSION = 1  # bump when decoding or resampling changes what it returns
+# bigger files are decoded each time: hashing them first would read them twice
+MAX_STORED_FILE_BYTES = 64 * 1024 * 1024
 RESAMPLE_QUALITY = "HQ"
 DROP_REASONS = (
     "missing_file", "undecodable", "empty", "non_finite", "silent", "too_long", "too_short"
@@ -156,11 +162,19 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
+def _decoded_key(sha256: str, sample_rate: int, max_s: float, min_s: float) -> str:
+    return input_key({"file": sha256, "rate": sample_rate, "max_s": max_s, "min_s": min_s,
+                      "resample": RESAMPLE_QUALITY, "version": DECODED_VERSION})
+
+
 def load_audio_file(
-    path: Path, sample_rate: int, max_s: float, min_s: float
+    path: Path, sample_rate: int, max_s: float, min_s: float,
+    store: ContentStore | None = None,
 ) -> tuple[np.ndarray, str] | Drop:
     """(float32 mono audio at `sample_rate`, sha256 of the file) or a Drop.
-    The array is read-only because the cache shares it: copy before editing."""
+    The array is read-only because the cache shares it: copy before editing.
+    With a `store`, decoded audio is also kept there by the file's content hash, so
+    another process (a worker, a warm rebuild) reads it instead of decoding."""
     path = Path(path)
     try:
         stat = path.stat()
@@ -170,13 +184,29 @@ def load_audio_file(
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
-    decoded = decode_audio_file(path, max_s, min_s)
-    if isinstance(decoded, Drop):
-        result: tuple[np.ndarray, str] | Drop = decoded
+    stored = None
+    if store is not None and stat.st_size <= MAX_STORED_FILE_BYTES:
+        try:
+            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            sha = None
+        if sha is not None:
+            audio = store.get_array(_decoded_key(sha, sample_rate, max_s, min_s))
+            stored = None if audio is None else (audio, sha)
+    if stored is not None:
+        stored[0].setflags(write=False)
+        result: tuple[np.ndarray, str] | Drop = stored
     else:
-        audio = resample(decoded.audio, decoded.sample_rate, sample_rate)
-        audio.setflags(write=False)
-        result = (audio, decoded.sha256)
+        decoded = decode_audio_file(path, max_s, min_s)
+        if isinstance(decoded, Drop):
+            result = decoded
+        else:
+            audio = resample(decoded.audio, decoded.sample_rate, sample_rate)
+            if store is not None and stat.st_size <= MAX_STORED_FILE_BYTES:
+                store.put_array(_decoded_key(decoded.sha256, sample_rate, max_s, min_s),
+                                audio)
+            audio.setflags(write=False)
+            result = (audio, decoded.sha256)
     _CACHE.put(key, result)
     return result
 
@@ -188,7 +218,8 @@ def load_clip(entry: ClipEntry, cfg: Config) -> LoadedClip | Drop:
     except PackageMissing as exc:
         return Drop("missing_file", f"{entry.id}: {exc}")
     loaded = load_audio_file(
-        path, cfg.audio.sample_rate, cfg.catalog.max_clip_s, cfg.catalog.min_clip_s
+        path, cfg.audio.sample_rate, cfg.catalog.max_clip_s, cfg.catalog.min_clip_s,
+        ContentStore(cfg.cache.directory, DECODED_NAMESPACE),
     )
     if isinstance(loaded, Drop):
         return Drop(loaded.reason, f"{entry.id}: {loaded.detail}")

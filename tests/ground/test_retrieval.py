@@ -4,6 +4,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from streamaudio.config import Config, load_config
@@ -89,29 +90,37 @@ def test_a_warm_rebuild_embeds_no_query(world: Path, tmp_path: Path,
     assert second.query_vectors(["a different query"]).shape == (1, second.embedder.dim)
 
 
-def test_a_clip_is_measured_once_per_process(world: Path, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_clip_is_measured_once_by_content_hash(world: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """TFJP and the spectrum of a candidate are computed once, however many events it is
-    a candidate of, and the verdicts are those of measuring every time."""
-    from streamaudio.ground import retrieval
+    a candidate of and whether or not it is chosen; a new process (a warm rebuild) reads
+    them from the cache; and the verdicts are those of measuring afresh."""
+    from streamaudio.ground import measures
 
     cfg = _config(world, tmp_path, "verify.max_spectral_jump=1.0")
     calls: list[int] = []
-    real = retrieval.run_tfjp
+    real = measures.run_tfjp
 
     def counted(*args: object, **kwargs: object) -> object:
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(retrieval, "run_tfjp", counted)
+    monkeypatch.setattr(measures, "run_tfjp", counted)
     retriever = CorpusBuilder(cfg).retriever
     event = _event("glass_break test recording")
     first = retriever.bind(event, [], 1, Counter())
-    once = len(calls)
-    assert once == 3  # the top-3 candidates
+    assert len(calls) == 3  # the top-3 candidates; the chosen one is not run again
     second = retriever.bind(event, [], 2, Counter())
-    assert len(calls) == once  # no candidate measured again
+    assert len(calls) == 3  # no candidate measured again
     assert not isinstance(first, Drop) and not isinstance(second, Drop)
     assert second.evidence == first.evidence
-    fresh = CorpusBuilder(cfg).retriever.bind(event, [], 1, Counter())
+    warm = CorpusBuilder(cfg).retriever.bind(event, [], 1, Counter())
+    assert len(calls) == 3  # read from the content store
+    assert not isinstance(warm, Drop) and warm.evidence == first.evidence
+    assert np.array_equal(warm.clip.audio, first.clip.audio)
+    assert (warm.clip.core_start, warm.clip.core_end, warm.clip.lufs) == \
+        (first.clip.core_start, first.clip.core_end, first.clip.lufs)
+    cold = _config(world, tmp_path / "elsewhere", "verify.max_spectral_jump=1.0")
+    fresh = CorpusBuilder(cold).retriever.bind(event, [], 1, Counter())
+    assert len(calls) == 6  # an empty cache measures again, to the same verdicts
     assert not isinstance(fresh, Drop) and fresh.evidence == first.evidence

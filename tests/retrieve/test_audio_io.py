@@ -194,3 +194,32 @@ def test_mp3_with_an_empty_id3_tag_decodes_from_its_path(tmp_path: Path) -> None
     audio, sha = loaded
     assert sha == hashlib.sha256(data).hexdigest()
     assert abs(audio.size - 16_000) < 2_000  # MP3 adds encoder delay and padding
+
+
+def test_decoded_audio_is_kept_by_content_hash(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second process (a fresh in-process cache) reads the decoded, resampled audio
+    from the store instead of decoding; an edited file is decoded again."""
+    from streamaudio.cache import ContentStore
+
+    path = tmp_path / "tone.wav"
+    rate = 44100
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)).astype(np.float32)
+    sf.write(path, tone, rate)
+    store = ContentStore(tmp_path / "cache", audio_io.DECODED_NAMESPACE)
+    first = load_audio_file(path, 16000, 60.0, 0.05, store)
+    assert not isinstance(first, Drop)
+    decodes: list[Path] = []
+    real = audio_io.decode_audio_file
+    monkeypatch.setattr(audio_io, "decode_audio_file",
+                        lambda p, *a: decodes.append(p) or real(p, *a))
+    audio_io.clear_cache()
+    again = load_audio_file(path, 16000, 60.0, 0.05, store)
+    assert not isinstance(again, Drop) and decodes == []
+    assert again[1] == first[1] and np.array_equal(again[0], first[0])
+    assert not again[0].flags.writeable
+    sf.write(path, tone[: rate // 2], rate)  # edited: another hash, decoded again
+    audio_io.clear_cache()
+    edited = load_audio_file(path, 16000, 60.0, 0.05, store)
+    assert not isinstance(edited, Drop) and decodes == [path]
+    assert edited[1] != first[1] and edited[0].size == 8000
