@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test lint bench clean serve serve-stop
+.PHONY: setup demo test test-fast lint bench clean serve serve-stop
 
 setup:
 	@VENV=$(VENV) bash scripts/setup.sh
@@ -26,8 +26,13 @@ lint: setup
 # forked, and forked workers died (exit 1, no trace) after the rest of the suite had run in
 # the same process (seen once in a full run; cause not yet found)
 test: setup lint
-	$(BIN)/python -m pytest tests/train
-	$(BIN)/python -m pytest --ignore=tests/train
+	$(BIN)/python -m pytest --durations=20 tests/train
+	$(BIN)/python -m pytest --durations=20 --ignore=tests/train
+
+# the quick tier for local work: no integration or slow tests (CI runs everything)
+test-fast: setup lint
+	$(BIN)/python -m pytest -m "not integration and not slow" tests/train
+	$(BIN)/python -m pytest -m "not integration and not slow" --ignore=tests/train
 
 bench: setup
 	$(BIN)/python -m benchmarks

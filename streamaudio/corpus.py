@@ -235,8 +235,10 @@ def run_summary(outcomes: list[ShardOutcome], wall_seconds: float, runner: str) 
     """What this run did (not what the corpus holds): shards built and kept, wall
     time, and time by stage summed over workers."""
     stages: Counter[str] = Counter()
+    parts: Counter[str] = Counter()
     for outcome in outcomes:
         stages.update(outcome.seconds)
+        parts.update(outcome.parts)
     return {
         "runner": runner,
         "shards_built": sum(not outcome.skipped for outcome in outcomes),
@@ -244,6 +246,8 @@ def run_summary(outcomes: list[ShardOutcome], wall_seconds: float, runner: str) 
         "streams_built": sum(outcome.streams for outcome in outcomes),
         "wall_seconds": round(wall_seconds, 3),
         "stage_seconds": {stage: round(stages[stage], 3) for stage in sorted(stages)},
+        # inside the stages (streamaudio.profile): model loading, TFJP, TTS, ASR, ...
+        "part_seconds": {part: round(parts[part], 3) for part in sorted(parts)},
     }
 
 

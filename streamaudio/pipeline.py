@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from streamaudio import profile
 from streamaudio.compose.labels import derive_labels
 from streamaudio.compose.mix import render
 from streamaudio.config import Config
@@ -54,6 +55,8 @@ class ShardOutcome:
     skipped: bool  # already complete on disk
     drops: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time by stage
+    # wall time by part of the work inside the stages (streamaudio.profile.PARTS)
+    parts: dict[str, float] = field(default_factory=dict)
 
 
 class _StageClock:
@@ -234,6 +237,7 @@ class CorpusBuilder:
         drops: Counter[str] = Counter()
         grounding: Counter[str] = Counter()
         seconds: Counter[str] = Counter()
+        parts_before = profile.snapshot()
         rows = []
         for index in indices:
             stream = self.build_stream(subtask, index, corpus_seed, drops, grounding, seconds)
@@ -251,5 +255,7 @@ class CorpusBuilder:
             # after the rename: a kill in between leaves a shard without a record,
             # which the next run rebuilds to the same bytes
             write_record(root, path, request, len(rows))
+        parts = profile.snapshot()
+        parts.subtract(parts_before)
         return ShardOutcome(path, len(rows), skipped=False, drops=dict(drops),
-                            seconds=dict(seconds))
+                            seconds=dict(seconds), parts={k: v for k, v in parts.items() if v})

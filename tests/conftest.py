@@ -22,6 +22,13 @@ from pytest_httpserver import HTTPServer
 from streamaudio.config import Config, load_config
 
 RATE = 16_000
+# Tiers (CONTRIBUTING.md, "Tests"): `make test` runs everything; `make test-fast` leaves
+# out these. integration: Prefect servers, subprocess builds, S3, notebooks, the real
+# catalogs and models end to end. slow: single tests that take tens of seconds.
+INTEGRATION = ("flows/", "notebooks/", "test_real_catalogs.py", "test_corpus_remote.py",
+               "test_benchmarks.py", "test_cache_concurrency.py", "train/test_cli.py")
+SLOW = ("speech/test_roundtrip.py", "speech/test_asr.py", "test_regen.py",
+        "train/test_encoders.py", "test_corpus.py::test_worker_processes")
 REPO_CATALOGS = Path(__file__).resolve().parents[1] / "catalogs"
 
 CLASSES = {
@@ -273,3 +280,14 @@ def s3_bucket(s3_endpoint: str, request: pytest.FixtureRequest) -> str:
     bucket = f"{name}-{uuid.uuid4().hex[:8]}"
     fsspec.filesystem("s3").mkdir(bucket)
     return f"s3://{bucket}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tiers by where a test lives (one list above, not a decorator per test)."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        where = Path(item.path).resolve().relative_to(tests).as_posix() + "::" + item.name
+        if where.startswith(INTEGRATION):
+            item.add_marker(pytest.mark.integration)
+        if where.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)

@@ -12,6 +12,7 @@ from streamaudio.corpus import (
     reproducible_files,
     shard_jobs,
 )
+from streamaudio.profile import PARTS
 from streamaudio.shards.reader import iter_streams, list_shards
 from streamaudio.stage import StageError
 from streamaudio.tasks.registry import get_subtask
@@ -55,6 +56,9 @@ def test_same_seed_gives_byte_identical_shards(tmp_path: Path, world_config: Con
         assert run["shards_built"] == len(a) and run["shards_kept"] == 0
         assert set(run["stage_seconds"]) == {"plan", "ground", "render", "write"}
         assert 0 < sum(run["stage_seconds"].values()) <= run["wall_seconds"] * 1.01
+        # parts inside the stages (a warm cache may leave no TFJP to run)
+        assert set(run["part_seconds"]) <= set(PARTS)
+        assert sum(run["part_seconds"].values()) <= run["stage_seconds"]["ground"] * 1.01
     cards = [(tmp_path / side / "README.md").read_bytes() for side in "ab"]
     assert cards[0] == cards[1]
 

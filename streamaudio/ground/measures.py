@@ -20,6 +20,7 @@ from streamaudio.cache import ContentStore, input_key
 from streamaudio.compose.loudness import measure_lufs
 from streamaudio.config import Config, TfjpConfig
 from streamaudio.dsp.tfjp import TfjpResult, run_tfjp
+from streamaudio.profile import timed
 from streamaudio.retrieve.verify import ClipMeasures, measure
 from streamaudio.stage import Drop
 
@@ -136,7 +137,9 @@ class ClipMeasurements:
         with self._lock:
             self.computed += 1
         try:
-            result = run_tfjp(raw, rate, tfjp, self.cfg.audio.grid_samples)
+            with timed("tfjp"):
+                result = run_tfjp(raw, rate, tfjp, self.cfg.audio.grid_samples)
         except ValueError as error:
             return Drop("tfjp_rejected", str(error))
-        return MeasuredClip(result, measure(raw, rate), measure_lufs(result.audio, rate))
+        with timed("verification"):
+            return MeasuredClip(result, measure(raw, rate), measure_lufs(result.audio, rate))

@@ -25,6 +25,7 @@ from streamaudio.dsp.tfjp import run_tfjp
 from streamaudio.generate.store import GeneratorChain
 from streamaudio.ground.generated import admit_generated
 from streamaudio.ground.store import CatalogClipStore
+from streamaudio.profile import timed
 from streamaudio.retrieve.index import Candidate
 from streamaudio.retrieve.verify import ClipFeatures, features, verify
 from streamaudio.schema import (
@@ -92,8 +93,9 @@ def _generate(event: EventPlan, store: CatalogClipStore, cfg: Config, seed: int,
         return Drop("no_clip_for_class", f"{event.event_id}: class {event.sound_class!r} "
                     "(and no store for generated clips)")
     chain = generators if generators is not None else GeneratorChain(cfg)
-    made = chain.generate(event.fallback_caption, event.duration_s or GENERATED_S, seed,
-                          event.caption)
+    with timed("generation"):
+        made = chain.generate(event.fallback_caption, event.duration_s or GENERATED_S, seed,
+                              event.caption)
     if isinstance(made, Drop):
         return Drop("no_clip_for_class", f"{event.event_id}: class {event.sound_class!r}; "
                     f"{made.detail}")

@@ -18,6 +18,7 @@ from streamaudio.dsp.tfjp import run_tfjp
 from streamaudio.generate.store import GeneratorChain
 from streamaudio.ground.generated import admit_generated
 from streamaudio.ground.store import CatalogClipStore
+from streamaudio.profile import timed
 from streamaudio.retrieve.embed import TextEmbedder, make_embedder
 from streamaudio.retrieve.index import Candidate, ClipIndex, index_directory
 from streamaudio.retrieve.verify import (
@@ -59,12 +60,15 @@ class Retriever:
 
     @cached_property
     def embedder(self) -> TextEmbedder:
-        return make_embedder(self.cfg.retrieval.embedder, self.cfg.retrieval.clap_model_dir)
+        with timed("model loading"):
+            return make_embedder(self.cfg.retrieval.embedder, self.cfg.retrieval.clap_model_dir)
 
     @cached_property
     def index(self) -> ClipIndex:
-        return ClipIndex.load_or_build(self.store.catalog, self.embedder,
-                                       index_directory(self.cfg), self.cfg)
+        embedder = self.embedder
+        with timed("model loading"):  # the clip index: read, or built once per catalog
+            return ClipIndex.load_or_build(self.store.catalog, embedder,
+                                           index_directory(self.cfg), self.cfg)
 
     @cached_property
     def _query_store(self) -> ContentStore:
@@ -78,7 +82,9 @@ class Retriever:
         cached = self._query_store.get_array(key)
         if cached is not None and cached.shape == (len(texts), self.embedder.dim):
             return cached
-        vectors = self.embedder.embed_texts(texts)
+        embedder = self.embedder
+        with timed("embedding"):
+            vectors = embedder.embed_texts(texts)
         self._query_store.put_array(key, vectors)
         return vectors
 
@@ -97,16 +103,19 @@ class Retriever:
                                                denoise=not entry.loopable)
         if isinstance(measured, Drop):
             return measured
-        verdict = verify(candidate, raw.audio, measured.tfjp, event.duration_s,
-                         entry.loopable, neighbours[-NEIGHBOURS:], self.cfg, measured.measures)
+        with timed("verification"):
+            verdict = verify(candidate, raw.audio, measured.tfjp, event.duration_s,
+                             entry.loopable, neighbours[-NEIGHBOURS:], self.cfg,
+                             measured.measures)
         return verdict, measured.measures.features
 
     def bind(self, event: EventPlan, neighbours: list[ClipFeatures], seed: int,
              stats: Counter[str]) -> Chosen | Drop:
         allowed = ({e.id for e in self.store.catalog.by_class(event.sound_class)}
                    if event.sound_class else None)
-        candidates = self.index.search_vectors(self.query_vectors([event.query]),
-                                               self.cfg.retrieval.top_k, allowed)[0]
+        vectors, index = self.query_vectors([event.query]), self.index
+        with timed("retrieval"):
+            candidates = index.search_vectors(vectors, self.cfg.retrieval.top_k, allowed)[0]
         verdicts: list[Verification] = []
         measured: dict[str, ClipFeatures] = {}
         for candidate in candidates:
@@ -135,7 +144,9 @@ class Retriever:
     def _generate(self, event: EventPlan, neighbours: list[ClipFeatures], seed: int,
                   stats: Counter[str], evidence: dict[str, float | int | str]) -> Chosen | Drop:
         duration = event.duration_s or DEFAULT_GENERATED_S
-        made = self.generators.generate(event.fallback_caption, duration, seed, event.caption)
+        with timed("generation"):
+            made = self.generators.generate(event.fallback_caption, duration, seed,
+                                            event.caption)
         if isinstance(made, Drop):
             stats["no_verified_clip"] += 1
             return Drop("no_verified_clip", f"{event.event_id}: no candidate passed and "

@@ -18,6 +18,7 @@ import soxr
 
 from streamaudio.cache import ContentStore, input_key
 from streamaudio.config import Config
+from streamaudio.profile import timed
 from streamaudio.retrieve.catalog import ClipEntry, PackageMissing, resolve_path
 from streamaudio.schema import ClipRef
 from streamaudio.stage import Drop
@@ -197,11 +198,14 @@ def load_audio_file(
         stored[0].setflags(write=False)
         result: tuple[np.ndarray, str] | Drop = stored
     else:
-        decoded = decode_audio_file(path, max_s, min_s)
+        with timed("clip decoding"):
+            decoded = decode_audio_file(path, max_s, min_s)
+            audio = None if isinstance(decoded, Drop) else resample(
+                decoded.audio, decoded.sample_rate, sample_rate)
         if isinstance(decoded, Drop):
             result = decoded
         else:
-            audio = resample(decoded.audio, decoded.sample_rate, sample_rate)
+            assert audio is not None
             if store is not None and stat.st_size <= MAX_STORED_FILE_BYTES:
                 store.put_array(_decoded_key(decoded.sha256, sample_rate, max_s, min_s),
                                 audio)

@@ -19,6 +19,7 @@ import soxr
 
 from streamaudio.cache import ContentStore, input_key, temporary_path
 from streamaudio.config import Config
+from streamaudio.profile import timed
 from streamaudio.speech.types import AsrModel, SpeechUnavailable, Transcript, WordTiming
 
 ASR_RATE = 16_000  # whisper's input rate
@@ -156,10 +157,10 @@ def _load_model(directory: Path, compute_type: str, threads: int) -> Any:
             from faster_whisper import WhisperModel  # heavy import: only when used
 
             pin_blas_threads()
-
-            _MODELS[key] = WhisperModel(
-                str(directory), device="cpu", compute_type=compute_type, cpu_threads=threads
-            )
+            with timed("model loading"):
+                _MODELS[key] = WhisperModel(
+                    str(directory), device="cpu", compute_type=compute_type,
+                    cpu_threads=threads)
         return _MODELS[key]
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from streamaudio.cache import input_key
 from streamaudio.config import Config
+from streamaudio.profile import timed
 from streamaudio.retrieve.audio_io import resample
 from streamaudio.speech.types import BackendError, SpeechUnavailable, Synthesis, VoiceSpec
 
@@ -140,23 +141,28 @@ def _load(threads: int) -> tuple[Any, Any, list[str]]:
     """One rewritten session per process (per thread cap), built on first use."""
     with _LOAD_LOCK:
         if threads not in _LOADED:
-            try:
-                import onnxruntime
-                from piper.config import PiperConfig
-            except ImportError as exc:
-                raise SpeechUnavailable("piper is not installed: pip install piper-tts") from exc
-            model_path, config_path = voice_files()
-            config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
-            model, noise_inputs = feed_noise_as_inputs(model_path.read_bytes())
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 4  # a too-short noise buffer is retried, not logged
-            session = onnxruntime.InferenceSession(
-                model, sess_options=options, providers=["CPUExecutionProvider"]
-            )
-            _LOADED[threads] = (config, session, noise_inputs)
+            _LOADED[threads] = _build_session(threads)
         return _LOADED[threads]
+
+
+def _build_session(threads: int) -> tuple[Any, Any, list[str]]:
+    with timed("model loading"):
+        try:
+            import onnxruntime
+            from piper.config import PiperConfig
+        except ImportError as exc:
+            raise SpeechUnavailable("piper is not installed: pip install piper-tts") from exc
+        model_path, config_path = voice_files()
+        config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+        model, noise_inputs = feed_noise_as_inputs(model_path.read_bytes())
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 4  # a too-short noise buffer is retried, not logged
+        session = onnxruntime.InferenceSession(
+            model, sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        return config, session, noise_inputs
 
 
 class _NoiseFedSession:

@@ -14,6 +14,7 @@ import soxr
 
 from streamaudio.cache import ContentStore, input_key
 from streamaudio.config import Config
+from streamaudio.profile import timed
 from streamaudio.speech.asr import transcribe_cached
 from streamaudio.speech.normalize import normalize_text, word_error_rate
 from streamaudio.speech.types import (
@@ -140,14 +141,16 @@ def _speak(
             entry: dict[str, Any] = {"text": current, "voice": voice.key()}
             log.append(entry)
             try:
-                synthesis = synthesize_cached(tts, current, voice, stores.tts)
+                with timed("tts"):
+                    synthesis = synthesize_cached(tts, current, voice, stores.tts)
             except BackendError as exc:
                 entry["error"] = f"{type(exc).__name__}: {exc}"[:_HYPOTHESIS_CHARS]
                 continue
             audio = _at_rate(synthesis, rate)
             if process is not None:
                 audio = np.asarray(process(audio), dtype=np.float32)
-            transcript = transcribe_cached(asr, audio, rate, language, stores.asr)
+            with timed("asr"):
+                transcript = transcribe_cached(asr, audio, rate, language, stores.asr)
             wer = word_error_rate(current, transcript.text, language)
             entry |= {"wer": round(wer, 4), "hypothesis": transcript.text[:_HYPOTHESIS_CHARS]}
             if best is None or wer < best["wer"]:
