@@ -1,8 +1,9 @@
 """`make bench`: speed as x real time per core (one thread) for the signal path,
 real-time factors for TTS and ASR, and the speech round trip's pass rate over
-the fixed sentence set, and the flow's overhead and Dask scaling.
+the fixed sentence set, the flow's overhead and Dask scaling, and the build's
+throughput cold and warm.
 `BENCH_SENTENCES=40 make bench` shortens the round trip; `BENCH_FLOW_STREAMS=60` the
-flow builds."""
+flow builds; `BENCH_BUILD_STREAMS` / `BENCH_BUILD_MEMORY_STREAMS` the throughput builds."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from benchmarks import (  # noqa: E402
     bench_asr,
+    bench_build,
     bench_compose,
     bench_flow,
     bench_grounding,
@@ -57,6 +59,9 @@ def main() -> None:
           f"{summary['max_wer_kept']:.3f} (must be <= 0.10)")
     print("\nPrefect flow against the library on the same build; Dask 1 -> 2 workers")
     bench_flow.main()
+    print("\nBuild throughput: `streamaudio build` cold, then warm into a new directory, on "
+          "every usable core; peak RSS small vs large")
+    bench_build.main()
     print("\nTrainer: input pipeline vs the reference model's consumption (batch 8, 2 "
           "threads), training steps/s, evaluation x real time")
     bench_train.main()

@@ -24,7 +24,7 @@ import numpy as np
 
 from streamaudio.config import Config, load_config
 from streamaudio.dsp.tfjp import run_tfjp
-from streamaudio.speech.asr import WhisperAsr
+from streamaudio.speech.asr import WhisperAsr, first_pass_asr
 from streamaudio.speech.rewrite import make_rewriter
 from streamaudio.speech.roundtrip import SpeechStores, Utterance, speak
 from streamaudio.speech.tts import TtsRegistry
@@ -43,6 +43,10 @@ class Timed:
 
     def version(self) -> str:
         return self.inner.version()
+
+    def hears(self, language: str) -> bool:
+        hears = getattr(self.inner, "hears", None)
+        return True if hears is None else bool(hears(language))
 
     def voices(self, language: str) -> list[str]:
         return self.inner.voices(language)
@@ -112,7 +116,11 @@ def main(
         base = TtsRegistry(cfg)
         backends: dict[str, TtsBackend] = {name: Timed(base.backend(name)) for name in base.names}
         registry, asr = TtsRegistry(cfg, backends=backends), Timed(WhisperAsr(cfg))
-        asr.inner.model()  # load (and join) outside the timings
+        first = first_pass_asr(cfg)
+        first_pass = None if first is None else Timed(first)
+        for model in (asr, first_pass):
+            if model is not None:
+                model.inner.model()  # load (and join) outside the timings
         stores = SpeechStores.under(Path(cfg.cache.directory) / "roundtrip")
         pairs = registry.voices_for("en")
         rate, grid = cfg.audio.sample_rate, cfg.audio.grid_samples
@@ -124,13 +132,17 @@ def main(
         start, results, dropped, evidence = time.perf_counter(), [], [], []
         for index, text in enumerate(sentences):
             voices = voice_plan(pairs, cfg.speech.speeds, index)
-            result = speak(text, "en", voices, registry, asr, stores, cfg, rewriter, tfjp, evidence)
+            result = speak(text, "en", voices, registry, asr, stores, cfg, rewriter, tfjp, evidence,
+                           first_pass=first_pass)
             results.append(result)
             if not isinstance(result, Utterance):
                 dropped.append(f"{text} -> {result.detail}")
         wall = time.perf_counter() - start
     summary = summarise(results, evidence, cfg)
     summary |= {f"tts_rtf_{k}": round(b.rtf, 4) for k, b in backends.items()}  # type: ignore[attr-defined]
+    if first_pass is not None and first_pass.audio_s:  # whisper-base heard only its misses
+        summary |= {"asr_first_pass_rtf": round(first_pass.rtf, 4),
+                    "whisper_base_heard_pct": round(100 * asr.audio_s / first_pass.audio_s, 1)}
     summary |= {"asr_rtf": round(asr.rtf, 4), "wall_s": round(wall, 1),
                 "voices": [f"{b}:{v}" for b, v in pairs], "speeds": cfg.speech.speeds}  # fmt: skip
     print(json.dumps(summary, indent=2))

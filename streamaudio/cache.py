@@ -10,7 +10,6 @@ import hashlib
 import io
 import json
 import os
-import secrets
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,16 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from streamaudio.atomic import write_bytes_atomic
+
 _HEADER = 65  # 64 hex digits of the payload's sha256 and a newline
-
-
-def temporary_path(path: Path) -> Path:
-    """A name beside `path` for a writer's temporary file, used by no other writer:
-    pid and thread id alone repeat across containers sharing a cache volume (each
-    has its own pid namespace), so a random part makes the name unique."""
-    return path.with_name(
-        f".{path.name}.{os.getpid()}.{threading.get_native_id()}.{secrets.token_hex(6)}.tmp"
-    )
 
 
 def _verified(data: bytes) -> bytes | None:
@@ -77,20 +69,10 @@ class ContentStore:
         return payload
 
     def put_bytes(self, key: str, payload: bytes) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         # a temporary name of its own per writer: concurrent writers of one key each
         # rename a complete file, and the last rename wins with identical content
-        tmp = temporary_path(path)
-        try:
-            with open(tmp, "xb") as handle:  # "x": two writers never share one file
-                handle.write(hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n")
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        header = hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n"
+        write_bytes_atomic(self._path(key), header + payload)
 
     def get_json(self, key: str) -> Any | None:
         payload = self.get_bytes(key)

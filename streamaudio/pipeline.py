@@ -19,7 +19,8 @@ from streamaudio import profile
 from streamaudio.compose.labels import derive_labels
 from streamaudio.compose.mix import render
 from streamaudio.config import Config
-from streamaudio.ground.offline import ground_scene
+from streamaudio.ground.bed import bed_classes
+from streamaudio.ground.offline import ground_scene_labelled
 from streamaudio.ground.retrieval import Retriever
 from streamaudio.ground.speech import SpeechGrounder, utterance_store
 from streamaudio.ground.store import CatalogClipStore
@@ -27,7 +28,7 @@ from streamaudio.plan.grammar import SceneGrammar, load_grammar
 from streamaudio.plan.llm import LlmPlanner, make_planner
 from streamaudio.retrieve.catalog import is_installed, load_catalogs, load_rirs
 from streamaudio.retrieve.quarantine import Quarantine
-from streamaudio.schema import GroundedPlan, ScenePlan, Stream
+from streamaudio.schema import ChunkLabels, GroundedPlan, ScenePlan, Stream
 from streamaudio.shards.progress import ShardRequest, shard_is_done, shard_streams, write_record
 from streamaudio.shards.writer import shard_path, stream_to_row, write_shard
 from streamaudio.stage import Drop, Retry, StageError
@@ -120,20 +121,6 @@ class CorpusBuilder:
                              "retrieval.mode=embedding")
         return planner
 
-    def bed_classes(self, setting_name: str) -> list[str]:
-        """The setting's ambience; for an LLM's free-text setting, the ambience
-        classes of the clips whose captions best match it."""
-        known = self.grammar.by_name(setting_name)
-        if known is not None:
-            return list(known.ambience)
-        catalog = self.store.catalog
-        ambience = [c for c in catalog.classes_where(ambience=True) if catalog.by_class(c)]
-        if self.retriever is None or not ambience:
-            return ambience
-        allowed = {e.id for c in ambience for e in catalog.by_class(c)}
-        hits = self.retriever.index.search(setting_name, 3, allowed)
-        return sorted({catalog.by_id(hit.clip_id).sound_class for hit in hits}) or ambience
-
     @cached_property
     def retriever(self) -> Retriever | None:
         """Embedding retrieval + verification + generation (None: by class only)."""
@@ -182,18 +169,27 @@ class CorpusBuilder:
             return f"no configured TTS voice speaks {', '.join(missing)}{hint}"
         return None
 
+    def _ground(self, scene: ScenePlan, stats: Counter[str] | None
+                ) -> tuple[GroundedPlan, ChunkLabels] | Drop | Retry:
+        speech = self.speech if any(e.kind == "speech" for e in scene.events) else None
+        beds = bed_classes(scene.setting, self.grammar, self.store.catalog, self.retriever)
+        return ground_scene_labelled(scene, beds, self.store, self.cfg, speech, stats,
+                                     self.retriever)
+
     def ground(self, scene: ScenePlan, stats: Counter[str] | None = None
                ) -> GroundedPlan | Drop | Retry:
-        speech = self.speech if any(e.kind == "speech" for e in scene.events) else None
-        return ground_scene(scene, self.bed_classes(scene.setting), self.store, self.cfg,
-                            speech, stats, self.retriever)
+        grounded = self._ground(scene, stats)
+        return grounded if isinstance(grounded, Drop | Retry) else grounded[0]
 
-    def render(self, plan: GroundedPlan) -> Stream:
+    def render(self, plan: GroundedPlan, labels: ChunkLabels | None = None) -> Stream:
+        """`labels`: those grounding checked the plan against (None: derive them, as
+        for a stored plan rendered again)."""
         audio_cfg = self.cfg.audio
         fade = seconds_to_samples(self.cfg.tfjp.fade_ms / 1000, audio_cfg.sample_rate)
         audio, scale = render(plan, self.store, fade, self.cfg.compose.peak_ceiling)
-        return Stream(plan=plan, audio=audio,
-                      labels=derive_labels(plan, audio_cfg.chunk_samples),
+        if labels is None:
+            labels = derive_labels(plan, audio_cfg.chunk_samples)
+        return Stream(plan=plan, audio=audio, labels=labels,
                       chunk_ms=audio_cfg.chunk_ms, clip_guard_scale=scale,
                       config_hash=self.cfg.hash())
 
@@ -208,14 +204,14 @@ class CorpusBuilder:
             with clock("plan"):
                 scene = self.plan(subtask, index, corpus_seed, attempt)
             with clock("ground"):
-                plan = scene if isinstance(scene, Drop | Retry) else self.ground(scene,
-                                                                                 grounding)
-            if isinstance(plan, Drop | Retry):
-                drops[f"attempt:{plan.reason}"] += 1
-                last = plan
+                grounded = scene if isinstance(scene, Drop | Retry) else self._ground(
+                    scene, grounding)
+            if isinstance(grounded, Drop | Retry):
+                drops[f"attempt:{grounded.reason}"] += 1
+                last = grounded
                 continue
             with clock("render"):
-                return self.render(plan)
+                return self.render(*grounded)
         drops[f"stream:{last.reason}"] += 1
         return Drop(last.reason, last.detail)
 

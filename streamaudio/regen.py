@@ -4,22 +4,27 @@ old ones and rebuild manifest and card. A failure leaves the corpus as it was.""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import filecmp
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from streamaudio.atomic import fsync_directory
 from streamaudio.config import Config, load_config
-from streamaudio.corpus import CONFIG_FILE, finish_corpus, run_summary
+from streamaudio.corpus import finish_corpus, run_summary
 from streamaudio.pipeline import CorpusBuilder, ShardOutcome, stream_id
+from streamaudio.shards.layout import (
+    CONFIG_FILE,
+    STAGING_PREFIX,
+    corpus_lock,
+    remove_staging,
+)
 from streamaudio.shards.progress import ShardRequest, read_record, write_record
 from streamaudio.shards.reader import read_rows, read_shard_meta
 from streamaudio.shards.writer import shard_is_complete, shard_path
@@ -27,7 +32,6 @@ from streamaudio.stage import StageError
 from streamaudio.tasks.registry import Subtask, get_subtask
 from streamaudio.validate import validate_corpus
 
-STAGING_PREFIX = ".regen-"
 _SAVED_ONLY = ("config_hash", "streamaudio_version")  # added to config.yaml by the build
 _SHARD_KEYS = ("ability", "subtask", "config_hash", "corpus_seed", "shard_index", "planned_streams")
 
@@ -165,51 +169,6 @@ def regen_targets(
     return targets
 
 
-def _try_lock(root: Path) -> int | None:
-    """An exclusive flock on the corpus directory (released when the process dies),
-    or None when another regen holds it."""
-    fd = os.open(root, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
-@contextlib.contextmanager
-def corpus_lock(root: Path) -> Iterator[None]:
-    fd = _try_lock(root)
-    if fd is None:
-        raise StageError(f"another regen is running on {root}")
-    try:
-        yield
-    finally:
-        os.close(fd)  # closing the last descriptor releases the flock
-
-
-def _remove_staging(root: Path) -> list[Path]:
-    stale = [path for path in root.glob(f"{STAGING_PREFIX}*") if path.is_dir()]
-    for path in stale:
-        shutil.rmtree(path, ignore_errors=True)
-    return stale
-
-
-def remove_stale_staging(root: Path) -> list[Path]:
-    """Staging directories of killed regens; left alone while a regen holds the lock.
-    For `build` to call before it starts."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    fd = _try_lock(root)
-    if fd is None:
-        return []
-    try:
-        return _remove_staging(root)
-    finally:
-        os.close(fd)
-
-
 def _staged_failures(
     staging: Path, subtask: Subtask, target: ShardTarget, cfg: Config
 ) -> list[str]:
@@ -270,15 +229,6 @@ def _stage(
     return built
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # best effort, as in writer.atomic_target
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _commit(root: Path, staging: Path, subtask: Subtask, built: list[RegenShard],
             config_hash: str) -> list[RegenShard]:
     """Move each staged shard over its target (atomic per file: same filesystem);
@@ -292,14 +242,14 @@ def _commit(root: Path, staging: Path, subtask: Subtask, built: list[RegenShard]
         changed = not filecmp.cmp(staged, target.path, shallow=False)
         if changed:
             previous = read_record(root, target.path) or {}
-            os.replace(staged, target.path)
+            os.replace(staged, target.path)  # staged is whole already: a move, no write
             request = ShardRequest(subtask.ability, subtask.name, target.shard_index,
                                    int(previous.get("corpus_seed", target.old_seed)),
                                    target.planned_streams, config_hash)
             write_record(root, target.path, request, shard.streams)
         done.append(RegenShard(target, shard.streams, shard.drops, changed))
     for folder in {shard.target.path.parent for shard in built}:
-        _fsync_dir(folder)
+        fsync_directory(folder)
     return done
 
 
@@ -329,7 +279,7 @@ def regen_subtask(
     report = RegenReport(subtask.name)
     started = time.perf_counter()
     with corpus_lock(root):
-        _remove_staging(root)  # we hold the lock: any staging dir is a killed run's
+        remove_staging(root)  # we hold the lock: any staging dir is a killed run's
         targets = regen_targets(root, subtask, cfg, shard_indices, seed)
         builder = builder or CorpusBuilder(cfg)
         staging = root / f"{STAGING_PREFIX}{os.getpid()}"

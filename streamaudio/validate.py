@@ -14,6 +14,7 @@ import yaml
 
 from streamaudio.compose.labels import LabelConflict, derive_labels, verified_silent_chunks
 from streamaudio.schema import EMOTIONS, MIN_HISTORY_TURNS, GroundedPlan
+from streamaudio.shards.layout import CONFIG_FILE
 from streamaudio.shards.reader import decode_flac, list_shards
 from streamaudio.shards.writer import SHARD_SCHEMA, shard_is_complete
 from streamaudio.units import ceil_div
@@ -156,8 +157,6 @@ def _history_failures(plan: GroundedPlan) -> Iterator[str]:
 
 def validate_corpus(root: Path) -> tuple[int, list[Failure]]:
     """(rows checked, failures). A corpus with no shards is a failure too."""
-    from streamaudio.corpus import CONFIG_FILE  # here: the pipeline is slow to import
-
     root = Path(root)
     failures: list[Failure] = []
     config_path = root / CONFIG_FILE

@@ -41,7 +41,8 @@ from cache_workers import (
 )
 
 import streamaudio.cache as cache_module
-from streamaudio.cache import ContentStore, input_key, temporary_path
+from streamaudio.atomic import temporary_path
+from streamaudio.cache import ContentStore, input_key
 from streamaudio.config import Config, load_config
 from streamaudio.generate.store import GeneratedClips, GeneratedRecord
 from streamaudio.plan.llm import LlmPlanner

@@ -1,5 +1,7 @@
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -137,11 +139,14 @@ def test_reproducible_files_leave_out_only_the_run_report(tmp_path: Path,
     assert set(files) - set(reproducible_files(tmp_path / "c", config=False)) == {"config.yaml"}
 
 
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_worker_processes_and_a_warm_cache_give_the_same_bytes(
-        tmp_path: Path, world_config: Config) -> None:
-    """In this process, on two worker processes with an empty cache, and on two with
-    the cache the first build filled (decoded clips, TFJP and measures read back):
-    the same files, byte for byte."""
+        tmp_path: Path, world_config: Config, start_method: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process, on two worker processes (forked or spawned) with an empty
+    cache, and on two with the cache the first build filled (decoded clips, TFJP and
+    measures read back): the same files, byte for byte."""
+    monkeypatch.setattr("streamaudio.corpus.worker_start_method", lambda: start_method)
     cold_a = world_config.model_copy(update={"cache": world_config.cache.model_copy(
         update={"directory": tmp_path / "cache-a"})})
     cold_b = world_config.model_copy(update={"cache": world_config.cache.model_copy(
@@ -164,3 +169,19 @@ def test_workers_below_one_are_refused(tmp_path: Path, world_config: Config) -> 
     with pytest.raises(StageError, match="--workers must be at least 1"):
         build_corpus(tmp_path / "c", [get_subtask("hazard_alert")], 2, 0, world_config,
                      workers=0)
+
+
+@pytest.mark.parametrize(("setup", "expected"), [
+    ("", "fork"),
+    ("import torch", "spawn"),  # a model runtime's thread pools must not be forked
+    ("import threading, time; threading.Thread(target=time.sleep, args=(5,),"
+     " daemon=True).start()", "spawn"),
+])
+def test_workers_are_forked_only_from_a_process_without_model_runtimes(
+        setup: str, expected: str) -> None:
+    code = (f"import streamaudio.cli\n{setup}\n"
+            "from streamaudio.corpus import worker_start_method\n"
+            "print(worker_start_method())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=120)
+    assert done.stdout.strip() == expected

@@ -18,8 +18,8 @@ from streamaudio.regen import (
     corpus_lock,
     load_corpus_config,
     regen_subtask,
-    remove_stale_staging,
 )
+from streamaudio.shards.layout import remove_stale_staging
 from streamaudio.shards.reader import iter_streams, read_shard_meta
 from streamaudio.stage import StageError
 from streamaudio.tasks.registry import get_subtask

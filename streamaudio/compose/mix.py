@@ -3,27 +3,16 @@ this module only adds scaled segments and applies the clipping guard."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
-from scipy.signal import fftconvolve
 
 from streamaudio.compose.noise import coloured_noise
+from streamaudio.dsp.convolve import convolve_full
+from streamaudio.ground.types import ProcessedClip  # grounding makes it; rendering reads it
 from streamaudio.schema import BedLayer, ClipRef, GroundedEvent, GroundedPlan
 from streamaudio.units import db_to_gain
-
-
-@dataclass(frozen=True)
-class ProcessedClip:
-    """A clip ready to place: TFJP output (or the raw clip for loopable textures)."""
-
-    audio: np.ndarray  # float32 mono at the corpus rate
-    core_start: int
-    core_end: int
-    lufs: float  # loudness of `audio`, for gain planning
-    snr_db: float  # TFJP's estimate, kept as evidence
 
 
 class ClipSource(Protocol):
@@ -71,7 +60,7 @@ def reverberate(segment: np.ndarray, impulse_response: np.ndarray) -> np.ndarray
     """Convolve with a unit-energy RIR and keep the segment's length, so the
     event's placement and labels do not move."""
     energy = float(np.sqrt(np.sum(impulse_response.astype(np.float64) ** 2))) or 1.0
-    wet = fftconvolve(segment, impulse_response / energy, mode="full")[: segment.size]
+    wet = convolve_full(segment, impulse_response / energy)[: segment.size]
     return wet.astype(np.float32)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import lfilter
 
 from streamaudio.compose.loudness import measure_lufs
 from streamaudio.schema import Colour
@@ -22,6 +21,8 @@ BANK_SECONDS = 64  # per colour, generated once per process
 
 
 def _shaped(colour: Colour, seed: int, num_samples: int) -> np.ndarray:
+    from scipy.signal import lfilter  # here: ~2 s to import, once per process at most
+
     white = np.random.default_rng(seed).standard_normal(num_samples)
     if colour == "pink":
         shaped = lfilter(_PINK_B, _PINK_A, white)

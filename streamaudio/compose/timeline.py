@@ -6,6 +6,7 @@ randomness."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,22 @@ def _floor_to(value: int, step: int) -> int:
     return value - value % step
 
 
+def _silence_bounds(continues: bool, cfg: Config) -> tuple[float, float]:
+    """Seconds between a foreground turn and the one before it."""
+    return cfg.compose.pause_s if continues else cfg.compose.gap_s
+
+
+def longest_silences(continues: Sequence[bool], cfg: Config) -> int:
+    """The most samples `layout` can draw for the lead-in, the gaps or pauses before
+    each foreground turn after the first, and the tail: what grounding must leave
+    free so that any draw fits. `continues`: each foreground turn's flag, in order."""
+    rate, compose = cfg.audio.sample_rate, cfg.compose
+    total = seconds_to_samples(compose.lead_in_s[1], rate)
+    total += seconds_to_samples(compose.tail_s[1], rate)
+    return total + sum(seconds_to_samples(_silence_bounds(flag, cfg)[1], rate)
+                       for flag in continues[1:])
+
+
 def layout(
     requests: list[SpanRequest], rng: np.random.Generator, cfg: Config
 ) -> tuple[list[Placement], int] | Retry:
@@ -55,7 +72,7 @@ def layout(
     if not foreground:
         return Retry("no_foreground", "a stream needs at least one foreground turn")
     lead_in = _draw(rng, cfg.compose.lead_in_s, rate)
-    gaps = [_draw(rng, cfg.compose.pause_s if request.continues else cfg.compose.gap_s, rate)
+    gaps = [_draw(rng, _silence_bounds(request.continues, cfg), rate)
             for request in foreground[1:]]
     tail = _draw(rng, cfg.compose.tail_s, rate)
     turn_samples = sum(request.length for request in foreground)

@@ -15,8 +15,6 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.fft
-from scipy.signal import ShortTimeFFT
-from scipy.signal.windows import hann
 
 
 @dataclass(frozen=True)
@@ -54,6 +52,11 @@ class StftPlan:
 def make_plan(n_fft: int, hop: int) -> StftPlan:
     if n_fft <= 0 or hop <= 0 or n_fft % hop:
         raise ValueError(f"n_fft ({n_fft}) must be a positive multiple of hop ({hop})")
+    # here, not at the top: scipy.signal takes ~2 s to import and a warm build never
+    # runs TFJP (its results are cached)
+    from scipy.signal import ShortTimeFFT
+    from scipy.signal.windows import hann
+
     sft = ShortTimeFFT(hann(n_fft, sym=False), hop=hop, fs=1.0, fft_mode="onesided")
     if not sft.invertible:
         raise ValueError(f"Hann n_fft={n_fft}, hop={hop} is not invertible")

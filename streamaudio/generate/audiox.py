@@ -16,9 +16,9 @@ import numpy as np
 import soundfile as sf
 
 from streamaudio.config import Config
+from streamaudio.dsp.resample import resample
 from streamaudio.generate.types import GenerationError, GeneratorUnavailable
-from streamaudio.retrieve.audio_io import resample
-from streamaudio.speech.cosyvoice import redact
+from streamaudio.redact import redact_url
 
 PROTOCOL = "streamaudio-audiox/1"
 NO_URL = (
@@ -51,7 +51,7 @@ class AudioXGenerator:
             raise GeneratorUnavailable(NO_URL)
         self.sample_rate = cfg.audio.sample_rate
         self._base = self.settings.url.rstrip("/")
-        self._where = redact(self._base)
+        self._where = redact_url(self._base)
         self._client = httpx.Client(timeout=httpx.Timeout(self.settings.timeout_s))
         self._health: dict[str, Any] | None = None
         self._lock = threading.Lock()

@@ -24,9 +24,9 @@ import numpy as np
 import soundfile as sf
 
 from streamaudio.config import Config
+from streamaudio.dsp.resample import resample
 from streamaudio.generate.types import GenerationError, GeneratorUnavailable
-from streamaudio.retrieve.audio_io import resample
-from streamaudio.speech.cosyvoice import redact
+from streamaudio.redact import redact_url, scrub_secret
 
 # SDK 2.78 documents duration_seconds as "at least 0.5 and at most 30" (older models
 # stopped at 22 s; our streams are at most 24 s and events much shorter).
@@ -104,8 +104,8 @@ class ElevenLabsGenerator:
                 f"{self.settings.api_key_env} (generate.elevenlabs.api_key_env)"
             )
         self._decode = decoder_for(self.settings.output_format)
-        self._scrub: Callable[[str], str] = lambda text: text.replace(key, "[redacted]")
-        self._where = redact(self.settings.base_url) if self.settings.base_url else DEFAULT_HOST
+        self._scrub: Callable[[str], str] = lambda text: scrub_secret(text, key)
+        self._where = redact_url(self.settings.base_url) if self.settings.base_url else DEFAULT_HOST
         self._client = ElevenLabs(
             api_key=key, base_url=self.settings.base_url, timeout=self.settings.timeout_s
         )

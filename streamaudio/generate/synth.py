@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable
 
 import numpy as np
-from scipy import signal
 
 from streamaudio.config import Config
 from streamaudio.generate.types import GenerationError
@@ -114,6 +113,8 @@ def _gate(n: int, rate: int, spans: list[tuple[float, float]], ramp_s: float = 0
             env[a:b] = 1.0
     ramp = max(1, int(ramp_s * rate))
     kernel = np.hanning(2 * ramp + 1)
+    from scipy import signal  # here: scipy.signal takes ~2 s to import
+
     return signal.oaconvolve(env, kernel / kernel.sum(), mode="same")
 
 
@@ -134,6 +135,8 @@ def _shaped_noise(
 def _filter(
     x: np.ndarray, rate: int, kind: str, hz: float | tuple[float, float], order: int = 2
 ) -> np.ndarray:
+    from scipy import signal
+
     sos = signal.butter(order, hz, btype=kind, fs=rate, output="sos")
     return signal.sosfilt(sos, x)
 
@@ -156,6 +159,8 @@ def _room(
     decay = np.exp(-6.91 * _time(length, rate) / rt60)  # -60 dB at rt60
     ir = _filter(rng.standard_normal(length) * decay, rate, "low", 4000.0)
     ir /= np.sqrt(np.sum(ir**2)) + 1e-12
+    from scipy import signal
+
     return x + wet * signal.fftconvolve(x, ir)[: x.size]
 
 
@@ -188,6 +193,8 @@ def _train(
     idx = np.round(np.asarray(onsets) * rate).astype(int)
     keep = (idx >= 0) & (idx < n)
     np.add.at(impulses, idx[keep], gains[keep])
+    from scipy import signal
+
     return signal.fftconvolve(impulses, kernel)[:n]
 
 
@@ -380,6 +387,8 @@ def wind(n: int, rate: int, rng: np.random.Generator, prompt: str) -> np.ndarray
 
 def rain(n: int, rate: int, rng: np.random.Generator, prompt: str) -> np.ndarray:
     # a dense bed of tiny drops (the hiss) under fewer, larger, audible ones
+    from scipy import signal
+
     bed = _filter(_shaped_noise(n, rate, rng, 0.5), rate, "high", 400.0)
     bed *= 0.85 + 0.15 * _smooth_random(n, rate, rng, 0.5)
     drops = np.zeros(n)

@@ -1,21 +1,48 @@
-"""Admitting a generated clip into a scene, once verification has spoken: the step
-that retrieval's fallback (ground/retrieval.py) and class mode (ground/offline.py)
-share. They differ only in how they judge identity."""
+"""Generated clips for events no catalog clip grounds: making one from the event's
+fallback caption, verifying it like a retrieved candidate, and admitting it into
+the scene. Retrieval's fallback (ground/retrieval.py) and class mode
+(ground/offline.py) share all of it; they differ only in how they judge identity
+and in how they report a chain that makes nothing."""
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from streamaudio.compose.loudness import measure_lufs
-from streamaudio.compose.mix import ProcessedClip
-from streamaudio.dsp.tfjp import TfjpResult
-from streamaudio.generate.store import GeneratedClip
+from streamaudio.config import Config
+from streamaudio.dsp.tfjp import TfjpResult, run_tfjp
+from streamaudio.generate.store import GeneratedClip, GeneratorChain
 from streamaudio.ground.store import CatalogClipStore
-from streamaudio.schema import ClipRef
+from streamaudio.ground.types import ProcessedClip
+from streamaudio.profile import timed
+from streamaudio.retrieve.index import Candidate
+from streamaudio.retrieve.verify import ClipFeatures, Verification, verify
+from streamaudio.schema import ClipRef, EventPlan
 from streamaudio.stage import Drop
+
+GENERATED_S = 2.0  # a generated event's length when the plan gives none
+
+
+@dataclass(frozen=True)
+class AdmittedClip:
+    """A generated clip that passed verification, kept in the store under its hash."""
+
+    made: GeneratedClip
+    clip: ProcessedClip
+    ref: ClipRef
+    verdict: Verification
+
+
+def generate_for(event: EventPlan, chain: GeneratorChain, seed: int) -> GeneratedClip | Drop:
+    """The chain's clip for the event's fallback caption (Drop: no backend made one)."""
+    with timed("generation"):
+        return chain.generate(event.fallback_caption, event.duration_s or GENERATED_S, seed,
+                              event.caption)
 
 
 def admit_generated(event_id: str, made: GeneratedClip, result: TfjpResult, failed: list[str],
@@ -34,3 +61,25 @@ def admit_generated(event_id: str, made: GeneratedClip, result: TfjpResult, fail
     clip = ProcessedClip(result.audio, result.core_start, result.core_end,
                          measure_lufs(result.audio, rate), result.snr_db)
     return clip, made.ref().model_copy(update={"sha256": sha})
+
+
+def verify_generated(event: EventPlan, made: GeneratedClip, neighbours: Sequence[ClipFeatures],
+                     identity: float | None, store: CatalogClipStore, cfg: Config,
+                     stats: Counter[str]) -> AdmittedClip | Drop:
+    """TFJP and the four checks on a generated clip, then admission. `identity` is the
+    caller's score for it; None judges identity by class (the plan named the class and
+    the synth refuses captions it has no recipe for), so that check is left out."""
+    rate = cfg.audio.sample_rate
+    try:
+        result = run_tfjp(made.audio, rate, cfg.tfjp, cfg.audio.grid_samples)
+    except ValueError as error:
+        return Drop("generated_rejected", f"{event.event_id}: {error}")
+    score = float("nan") if identity is None else identity
+    verdict = verify(Candidate(made.clip_id, score, 0), made.audio, result, event.duration_s,
+                     False, neighbours, cfg)
+    failed = [name for name in verdict.failed_criteria()
+              if identity is not None or name != "identity"]
+    admitted = admit_generated(event.event_id, made, result, failed, store, rate, stats)
+    if isinstance(admitted, Drop):
+        return admitted
+    return AdmittedClip(made, admitted[0], admitted[1], verdict)

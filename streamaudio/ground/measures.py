@@ -21,7 +21,7 @@ from streamaudio.compose.loudness import measure_lufs
 from streamaudio.config import Config, TfjpConfig
 from streamaudio.dsp.tfjp import TfjpResult, run_tfjp
 from streamaudio.profile import timed
-from streamaudio.retrieve.verify import ClipMeasures, measure
+from streamaudio.retrieve.verify import ClipFeatures, ClipMeasures, features, measure
 from streamaudio.stage import Drop
 
 # Part of every key: bump it when TFJP, the verification spectrum or the loudness
@@ -75,21 +75,21 @@ class ClipMeasurements:
         self.store = store
         self.in_memory = in_memory
         self.computed = 0  # clips measured here, not read (tests and the bench read it)
-        self._items: OrderedDict[str, MeasuredClip | Drop | float] = OrderedDict()
+        self._items: OrderedDict[str, MeasuredClip | Drop | float | ClipFeatures] = OrderedDict()
         self._lock = threading.Lock()
 
     def _key(self, sha256: str, what: dict[str, object]) -> str:
         return input_key({"clip": sha256, "rate": self.cfg.audio.sample_rate, **what,
                           "version": [MEASURES_VERSION, streamaudio.__version__]})
 
-    def _recall(self, key: str) -> MeasuredClip | Drop | float | None:
+    def _recall(self, key: str) -> MeasuredClip | Drop | float | ClipFeatures | None:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
         return None
 
-    def _remember(self, key: str, value: MeasuredClip | Drop | float) -> None:
+    def _remember(self, key: str, value: MeasuredClip | Drop | float | ClipFeatures) -> None:
         with self._lock:
             self._items[key] = value
             while len(self._items) > self.in_memory:
@@ -129,6 +129,23 @@ class ClipMeasurements:
             value = measure_lufs(audio, self.cfg.audio.sample_rate)
             if self.store is not None:
                 self.store.put_json(key, value)
+        self._remember(key, value)
+        return value
+
+    def features(self, sha256: str, audio: np.ndarray) -> ClipFeatures:
+        """What continuity compares, for a clip used whole (an ambience bed)."""
+        key = self._key(sha256, {"features": True})
+        value = self._recall(key)
+        if isinstance(value, ClipFeatures):
+            return value
+        cached = self.store.get_json(key) if self.store is not None else None
+        if cached is not None:
+            value = ClipFeatures(float(cached[0]), float(cached[1]))
+        else:
+            with timed("verification"):
+                value = features(audio, self.cfg.audio.sample_rate)
+            if self.store is not None:
+                self.store.put_json(key, [value.lufs, value.centroid_hz])
         self._remember(key, value)
         return value
 

@@ -1,37 +1,36 @@
-"""Offline grounding: bind each planned event to a catalog clip of its sound
-class, lay the stream out in samples, and decide gains, bed and room. The
-result is a GroundedPlan that renders without further randomness.
-
-A class with no installed clip (doorbells, knocks and appliance beeps have no
-recording here) is made by the generator chain from the event's fallback caption
-and checked like a retrieved candidate: cleanliness, duration fit and continuity
-with the events before it. Identity is not scored by class: no text embedding is
-loaded, and the synth refuses any caption it has no recipe for."""
+"""Grounding one scene: bind each planned event to a clip (speech through the
+TTS round trip, sounds through one retriever: by class, ground/by_class.py, or by
+embedding, ground/retrieval.py), lay the stream out in samples, and decide gains,
+bed and room. The result is a GroundedPlan that renders without further
+randomness, with the labels it was checked against."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from streamaudio.compose.labels import LabelConflict, derive_labels
-from streamaudio.compose.mix import ProcessedClip
-from streamaudio.compose.noise import unit_noise_lufs
-from streamaudio.compose.timeline import Placement, SpanRequest, layout
+from streamaudio.compose.timeline import Placement, SpanRequest, layout, longest_silences
 from streamaudio.config import Config
-from streamaudio.dsp.tfjp import run_tfjp
 from streamaudio.generate.store import GeneratorChain
-from streamaudio.ground.generated import admit_generated
+from streamaudio.ground.bed import draw_bed
+from streamaudio.ground.by_class import ClassRetriever
+from streamaudio.ground.evidence import (
+    NO_CLIP_BED,
+    bed_features,
+    continuity_evidence,
+    duration_evidence,
+)
+from streamaudio.ground.retriever import NEIGHBOURS, SoundRetriever, clip_features
 from streamaudio.ground.store import CatalogClipStore
-from streamaudio.profile import timed
-from streamaudio.retrieve.index import Candidate
-from streamaudio.retrieve.verify import ClipFeatures, features, verify
+from streamaudio.ground.types import Chosen, Evidence, ProcessedClip, SpokenClip
 from streamaudio.schema import (
     BedLayer,
+    ChunkLabels,
     ClipRef,
-    Colour,
     EventPlan,
     GroundedEvent,
     GroundedPlan,
@@ -40,25 +39,6 @@ from streamaudio.schema import (
 )
 from streamaudio.stage import Drop, Retry
 from streamaudio.units import seconds_to_samples
-
-if TYPE_CHECKING:
-    from streamaudio.ground.retrieval import Chosen
-
-CANDIDATES_PER_EVENT = 3  # the paper verifies the top 3 candidates
-GENERATED_S = 2.0  # a generated event's length when the plan gives none (as retrieval)
-NEIGHBOURS = 2  # continuity is checked against the sound events placed just before
-COLOURS: tuple[Colour, ...] = ("white", "pink", "brown")
-
-
-@dataclass(frozen=True)
-class SpokenClip:
-    """A speech event's utterance, ready to place: audio after TFJP, the words of
-    its text timed by the ASR round trip (relative to the audio), and evidence."""
-
-    clip: ProcessedClip
-    ref: ClipRef
-    words: tuple[WordSpan, ...]
-    evidence: dict[str, float | int | str]
 
 
 class SpeechSource(Protocol):
@@ -71,7 +51,7 @@ class _Bound:
     clip: ProcessedClip
     ref: ClipRef
     loopable: bool
-    evidence: dict[str, float | int | str]
+    evidence: Evidence
     words: tuple[WordSpan, ...] = ()
 
 
@@ -79,54 +59,10 @@ def _floor_to(value: int, step: int) -> int:
     return value - value % step
 
 
-class SoundRetriever(Protocol):
-    def bind(self, event: EventPlan, neighbours: list[ClipFeatures], seed: int,
-             stats: Counter[str]) -> Chosen | Drop: ...
-
-
-def _generate(event: EventPlan, store: CatalogClipStore, cfg: Config, seed: int,
-              stats: Counter[str], before: list[_Bound],
-              generators: GeneratorChain | None) -> _Bound | Drop:
-    """A clip of a class with no installed recording, from the generator chain,
-    kept only if it passes verification (identity aside: see the module doc)."""
-    if store.generated is None:
-        return Drop("no_clip_for_class", f"{event.event_id}: class {event.sound_class!r} "
-                    "(and no store for generated clips)")
-    chain = generators if generators is not None else GeneratorChain(cfg)
-    with timed("generation"):
-        made = chain.generate(event.fallback_caption, event.duration_s or GENERATED_S, seed,
-                              event.caption)
-    if isinstance(made, Drop):
-        return Drop("no_clip_for_class", f"{event.event_id}: class {event.sound_class!r}; "
-                    f"{made.detail}")
-    rate = cfg.audio.sample_rate
-    try:
-        result = run_tfjp(made.audio, rate, cfg.tfjp, cfg.audio.grid_samples)
-    except ValueError as error:
-        return Drop("generated_rejected", f"{event.event_id}: {error}")
-    # neighbours measured on their processed clips (class mode keeps no raw audio)
-    near = [features(b.clip.audio, rate) for b in before if b.event.kind != "speech"]
-    verdict = verify(Candidate(made.clip_id, float("nan"), 0), made.audio, result,
-                     event.duration_s, False, near[-NEIGHBOURS:], cfg)
-    failed = [name for name in verdict.failed_criteria() if name != "identity"]
-    admitted = admit_generated(event.event_id, made, result, failed, store, rate, stats)
-    if isinstance(admitted, Drop):
-        return admitted
-    clip, ref = admitted
-    evidence: dict[str, float | int | str] = {
-        "selection": f"generated:{made.backend}", "prompt": made.prompt,
-        "generator": made.version, "generation_seed": made.seed, "identity": "by_class",
-        "clip_lufs": round(clip.lufs, 3),
-        "tfjp_snr_db": round(clip.snr_db, 3) if np.isfinite(clip.snr_db) else "n/a"}
-    return _Bound(event, clip, ref, False, evidence)
-
-
-def _bind(
-    event: EventPlan, store: CatalogClipStore, speech: SpeechSource | None,
-    rng: np.random.Generator, stats: Counter[str],
-    retriever: SoundRetriever | None = None, neighbours: list[ClipFeatures] | None = None,
-    before: list[_Bound] | None = None, generators: GeneratorChain | None = None,
-) -> _Bound | Drop:
+def _bind(event: EventPlan, speech: SpeechSource | None, retriever: SoundRetriever,
+          sounds: list[Chosen], rng: np.random.Generator, stats: Counter[str]
+          ) -> _Bound | Drop:
+    """`sounds`: the scene's sound events bound so far; a bound sound is appended."""
     if event.kind == "speech":
         if speech is None:
             return Drop("no_speech_source", f"{event.event_id}: speech is not set up")
@@ -135,32 +71,11 @@ def _bind(
             return spoken
         return _Bound(event, spoken.clip, spoken.ref, False, spoken.evidence, spoken.words)
     stats["sound_events"] += 1
-    if retriever is not None:
-        chosen = retriever.bind(event, neighbours or [], int(rng.integers(0, 2**31 - 1)), stats)
-        if isinstance(chosen, Drop):
-            return chosen
-        if neighbours is not None:
-            neighbours.append(chosen.features)
-        return _Bound(event, chosen.clip, chosen.ref, chosen.loopable, chosen.evidence)
-    entries = store.catalog.by_class(event.sound_class)
-    if not entries:
-        return _generate(event, store, store.cfg, int(rng.integers(0, 2**31 - 1)), stats,
-                         before or [], generators)
-    order = rng.permutation(len(entries))[:CANDIDATES_PER_EVENT]
-    for tried, index in enumerate(order, start=1):
-        entry = entries[int(index)]
-        loaded = store.load(entry.id, "event")
-        if isinstance(loaded, Drop):
-            continue
-        clip, ref = loaded
-        evidence: dict[str, float | int | str] = {
-            "selection": "offline_class", "candidates_tried": tried,
-            "clip_lufs": round(clip.lufs, 3),
-            "tfjp_snr_db": round(clip.snr_db, 3) if np.isfinite(clip.snr_db) else "n/a"}
-        stats["retrieved"] += 1
-        return _Bound(event, clip, ref, entry.loopable, evidence)
-    return Drop("no_usable_clip", f"{event.event_id}: {len(order)} candidates of "
-                f"{event.sound_class!r} failed to load")
+    chosen = retriever.bind(event, sounds, rng, stats)
+    if isinstance(chosen, Drop):
+        return chosen
+    sounds.append(chosen)
+    return _Bound(event, chosen.clip, chosen.ref, chosen.loopable, chosen.evidence)
 
 
 def _fit_lengths(bound: list[_Bound], cfg: Config) -> list[int] | Retry:
@@ -169,10 +84,8 @@ def _fit_lengths(bound: list[_Bound], cfg: Config) -> list[int] | Retry:
     rate, compose, grid = cfg.audio.sample_rate, cfg.compose, cfg.audio.grid_samples
     max_event = _floor_to(seconds_to_samples(compose.max_event_s, rate), grid)
     foreground = [b for b in bound if b.event.role == "foreground"]
-    fixed = seconds_to_samples(compose.lead_in_s[1], rate)
-    fixed += seconds_to_samples(compose.tail_s[1], rate)
-    fixed += sum(seconds_to_samples((compose.pause_s if b.event.continues_turn
-                                     else compose.gap_s)[1], rate) for b in foreground[1:])
+    # the layout's silences at their longest: whatever it draws, the turns still fit
+    fixed = longest_silences([b.event.continues_turn for b in foreground], cfg)
     free = cfg.audio.max_stream_samples - fixed
     speech = sum(b.clip.audio.size for b in foreground if b.event.kind == "speech")
     sounds = [b for b in foreground if b.event.kind != "speech"]
@@ -221,33 +134,30 @@ def _role_gain(event: EventPlan, clip: ProcessedClip, rng: np.random.Generator,
     return round(min(target - clip.lufs, compose.max_gain_db), 3)
 
 
-def _bed(
-    bed_classes: list[str], store: CatalogClipStore, rng: np.random.Generator, cfg: Config,
-    offset_db: float,
-) -> list[BedLayer] | Drop:
-    compose = cfg.compose
-    layers: list[BedLayer] = []
-    candidates = [entry for cls in bed_classes for entry in store.catalog.by_class(cls)]
-    for index in rng.permutation(len(candidates))[:CANDIDATES_PER_EVENT]:
-        loaded = store.load(candidates[int(index)].id, "bed")
-        if isinstance(loaded, Drop):
+def _criteria_evidence(bound: list[_Bound], placements: list[Placement], chosen: list[Chosen],
+                       bed: list[BedLayer], store: CatalogClipStore, cfg: Config
+                       ) -> list[Evidence]:
+    """Each event's evidence, a sound's with its duration fit against its slot and its
+    continuity with the sound events before it (the first: with the bed)."""
+    rate = cfg.audio.sample_rate
+    features = [clip_features(c, rate) for c in chosen]  # chosen: the sounds, in plan order
+    evidence: list[Evidence] = []
+    sound = 0
+    for b, placement in zip(bound, placements, strict=True):
+        if b.event.kind == "speech":
+            evidence.append(b.evidence)
             continue
-        clip, ref = loaded
-        level = compose.bed_lufs + offset_db + float(rng.uniform(-3.0, 3.0))
-        layers.append(BedLayer(
-            kind="clip", clip=ref, clip_offset=int(rng.integers(0, clip.audio.size)),
-            gain_db=round(min(level - clip.lufs, compose.max_gain_db), 3),
-        ))
-        break
-    if bed_classes and not layers:
-        return Drop("no_bed_clip", f"no loadable ambience among {bed_classes}")
-    colour = COLOURS[int(rng.integers(0, len(COLOURS)))]
-    level = float(rng.uniform(*compose.coloured_noise_lufs)) + offset_db
-    layers.append(BedLayer(
-        kind="coloured", colour=colour, noise_seed=int(rng.integers(0, 2**31 - 1)),
-        gain_db=round(level - unit_noise_lufs(colour, cfg.audio.sample_rate), 3),
-    ))
-    return layers
+        scored = b.evidence | duration_evidence(b.event, b.clip, placement, cfg)
+        if sound:
+            before = features[max(0, sound - NEIGHBOURS):sound]
+            scored |= continuity_evidence(features[sound], before, "previous_events", cfg)
+        else:
+            ambience = bed_features(bed, store)
+            scored |= ({"continuity": NO_CLIP_BED} if ambience is None else
+                       continuity_evidence(features[0], [ambience], "bed", cfg))
+        evidence.append(scored)
+        sound += 1
+    return evidence
 
 
 def ground_scene(
@@ -257,15 +167,29 @@ def ground_scene(
     retriever: SoundRetriever | None = None,
     generators: GeneratorChain | None = None,
 ) -> GroundedPlan | Drop | Retry:
-    """`generators` makes classes with no installed clip when grounding by class
-    (None: the configured chain, built when first needed)."""
+    """`retriever` binds the sound events (None: by class, with `generators` making
+    classes with no installed clip; None: the configured chain)."""
+    grounded = ground_scene_labelled(scene, bed_classes, store, cfg, speech, stats, retriever,
+                                     generators)
+    return grounded if isinstance(grounded, Drop | Retry) else grounded[0]
+
+
+def ground_scene_labelled(
+    scene: ScenePlan, bed_classes: list[str], store: CatalogClipStore, cfg: Config,
+    speech: SpeechSource | None = None,
+    stats: Counter[str] | None = None,
+    retriever: SoundRetriever | None = None,
+    generators: GeneratorChain | None = None,
+) -> tuple[GroundedPlan, ChunkLabels] | Drop | Retry:
+    """`ground_scene`, with the chunk labels the plan was checked against: the one
+    place a built stream's labels are derived (rendering reuses them)."""
     rng = np.random.default_rng([scene.seed, 1])  # grounding's own stream of draws
+    sounds = retriever if retriever is not None else ClassRetriever(store, generators)
     bound: list[_Bound] = []
-    neighbours: list[ClipFeatures] = []
+    chosen: list[Chosen] = []
     counts = stats if stats is not None else Counter()
     for event in scene.events:
-        result = _bind(event, store, speech, rng, counts, retriever, neighbours, bound,
-                       generators)
+        result = _bind(event, speech, sounds, chosen, rng, counts)
         if isinstance(result, Drop):
             return result
         bound.append(result)
@@ -302,13 +226,17 @@ def ground_scene(
                    for w in b.words],
             evidence=b.evidence,
         ))
-    bed = _bed(bed_classes, store, rng, cfg, scene.bed_offset_db)
+    bed = draw_bed(bed_classes, store, rng, cfg, scene.bed_offset_db)
     if isinstance(bed, Drop):
         return bed
+    # after every draw: these scores are evidence and must not move the draws
+    evidence = _criteria_evidence(bound, placements, chosen, bed, store, cfg)
+    grounded = [event.model_copy(update={"evidence": scored})
+                for event, scored in zip(grounded, evidence, strict=True)]
     plan = GroundedPlan(scene=scene, sample_rate=cfg.audio.sample_rate,
                         num_samples=num_samples, events=grounded, bed=bed)
     try:
-        derive_labels(plan, cfg.audio.chunk_samples)
+        labels = derive_labels(plan, cfg.audio.chunk_samples)
     except LabelConflict as conflict:
         return Retry("label_conflict", str(conflict))
-    return plan
+    return plan, labels

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import cached_property
 
 import numpy as np
 
 from streamaudio.cache import ContentStore, input_key
-from streamaudio.compose.mix import ProcessedClip
 from streamaudio.config import Config
-from streamaudio.dsp.tfjp import run_tfjp
 from streamaudio.generate.store import GeneratorChain
-from streamaudio.ground.generated import admit_generated
+from streamaudio.ground.generated import generate_for, verify_generated
+from streamaudio.ground.retriever import neighbour_features
 from streamaudio.ground.store import CatalogClipStore
+from streamaudio.ground.types import Chosen, Evidence
 from streamaudio.profile import timed
 from streamaudio.retrieve.embed import TextEmbedder, make_embedder
 from streamaudio.retrieve.index import Candidate, ClipIndex, index_directory
@@ -28,27 +28,16 @@ from streamaudio.retrieve.verify import (
     features,
     verify,
 )
-from streamaudio.schema import ClipRef, EventPlan
+from streamaudio.schema import EventPlan
 from streamaudio.stage import Drop
-
-DEFAULT_GENERATED_S = 2.0  # when the plan gives no duration
-NEIGHBOURS = 2  # continuity is checked against the events placed just before
-
-
-@dataclass(frozen=True)
-class Chosen:
-    clip: ProcessedClip
-    ref: ClipRef
-    loopable: bool
-    features: ClipFeatures
-    evidence: dict[str, float | int | str]
 
 
 def _summary(verifications: list[Verification]) -> str:
-    """All candidates' scores and verdicts, as compact JSON for the evidence."""
+    """All candidates' scores and verdicts, as compact JSON for the evidence; a
+    criterion with no score says why under "unscored"."""
     return json.dumps([{"clip": v.clip_id, "scores": {k: round(s, 3) for k, s in v.scores.items()},
-                        "failed": v.failed_criteria()} for v in verifications],
-                      separators=(",", ":"))
+                        "failed": v.failed_criteria(), "unscored": v.unscored}
+                       for v in verifications], separators=(",", ":"))
 
 
 class Retriever:
@@ -105,12 +94,15 @@ class Retriever:
             return measured
         with timed("verification"):
             verdict = verify(candidate, raw.audio, measured.tfjp, event.duration_s,
-                             entry.loopable, neighbours[-NEIGHBOURS:], self.cfg,
+                             entry.loopable, neighbours, self.cfg,
                              measured.measures)
         return verdict, measured.measures.features
 
-    def bind(self, event: EventPlan, neighbours: list[ClipFeatures], seed: int,
+    def bind(self, event: EventPlan, before: Sequence[Chosen], rng: np.random.Generator,
              stats: Counter[str]) -> Chosen | Drop:
+        seed = int(rng.integers(0, 2**31 - 1))  # drawn first, used only if generating
+        # every clip this retriever binds carries its raw features, so none is measured here
+        neighbours = neighbour_features(before, self.cfg.audio.sample_rate)
         allowed = ({e.id for e in self.store.catalog.by_class(event.sound_class)}
                    if event.sound_class else None)
         vectors, index = self.query_vectors([event.query]), self.index
@@ -128,8 +120,7 @@ class Retriever:
             for criterion in verdict.failed_criteria():
                 stats[f"verify_failed:{criterion}"] += 1
         best = choose(verdicts)
-        evidence: dict[str, float | int | str] = {"query": event.query,
-                                                  "candidates": _summary(verdicts)}
+        evidence: Evidence = {"query": event.query, "candidates": _summary(verdicts)}
         if best is not None:
             loaded = self.store.load(best.clip_id, "event")
             if not isinstance(loaded, Drop):
@@ -142,11 +133,8 @@ class Retriever:
         return self._generate(event, neighbours, seed, stats, evidence)
 
     def _generate(self, event: EventPlan, neighbours: list[ClipFeatures], seed: int,
-                  stats: Counter[str], evidence: dict[str, float | int | str]) -> Chosen | Drop:
-        duration = event.duration_s or DEFAULT_GENERATED_S
-        with timed("generation"):
-            made = self.generators.generate(event.fallback_caption, duration, seed,
-                                            event.caption)
+                  stats: Counter[str], evidence: Evidence) -> Chosen | Drop:
+        made = generate_for(event, self.generators, seed)
         if isinstance(made, Drop):
             stats["no_verified_clip"] += 1
             return Drop("no_verified_clip", f"{event.event_id}: no candidate passed and "
@@ -155,21 +143,12 @@ class Retriever:
         # prompt it was made from is to the event's query
         vectors = self.query_vectors([event.query, event.fallback_caption])
         identity = float(np.dot(vectors[0], vectors[1]))
-        candidate = Candidate(made.clip_id, identity, 0)
-        try:
-            result = run_tfjp(made.audio, self.cfg.audio.sample_rate, self.cfg.tfjp,
-                              self.cfg.audio.grid_samples)
-        except ValueError as error:
-            return Drop("generated_rejected", f"{event.event_id}: {error}")
-        verdict = verify(candidate, made.audio, result, event.duration_s, False,
-                         neighbours[-NEIGHBOURS:], self.cfg)
-        rate = self.cfg.audio.sample_rate
-        admitted = admit_generated(event.event_id, made, result, verdict.failed_criteria(),
-                                   self.store, rate, stats)
+        admitted = verify_generated(event, made, neighbours, identity, self.store, self.cfg,
+                                    stats)
         if isinstance(admitted, Drop):
             return admitted
-        clip, ref = admitted
         evidence |= {"selection": f"generated:{made.backend}", "prompt": made.prompt,
                      "identity": round(identity, 4), "generator": made.version,
                      "generation_seed": made.seed}
-        return Chosen(clip, ref, False, features(made.audio, rate), evidence)
+        return Chosen(admitted.clip, admitted.ref, False,
+                      features(made.audio, self.cfg.audio.sample_rate), evidence)

@@ -10,14 +10,13 @@ import numpy as np
 
 from streamaudio.cache import ContentStore
 from streamaudio.compose.loudness import measure_lufs
-from streamaudio.compose.mix import ProcessedClip
 from streamaudio.config import Config
 from streamaudio.dsp.tfjp import run_tfjp
-from streamaudio.ground.offline import SpokenClip
 from streamaudio.ground.store import GENERATED_PREFIX
+from streamaudio.ground.types import ProcessedClip, SpokenClip
 from streamaudio.schema import ClipRef, EventPlan, VoicePlan, WordSpan
 from streamaudio.speech.align import align_reference
-from streamaudio.speech.asr import WhisperAsr
+from streamaudio.speech.asr import WhisperAsr, first_pass_asr
 from streamaudio.speech.rewrite import make_rewriter
 from streamaudio.speech.roundtrip import Rewriter, SpeechStores, speak
 from streamaudio.speech.tts import TtsRegistry
@@ -45,6 +44,10 @@ class SpeechGrounder:
     @cached_property
     def asr(self) -> WhisperAsr:
         return WhisperAsr(self.cfg)
+
+    @cached_property
+    def first_pass(self) -> WhisperAsr | None:
+        return first_pass_asr(self.cfg)
 
     @cached_property
     def rewriter(self) -> Rewriter | None:
@@ -89,7 +92,8 @@ class SpeechGrounder:
 
     def utterance(self, event: EventPlan, rng: np.random.Generator) -> SpokenClip | Drop:
         result = speak(event.text, event.language, self._voice_order(event, rng), self.registry,
-                       self.asr, self.stores, self.cfg, self.rewriter, self._tfjp)
+                       self.asr, self.stores, self.cfg, self.rewriter, self._tfjp,
+                       first_pass=self.first_pass)
         if isinstance(result, Drop):
             return result
         audio = np.ascontiguousarray(result.audio, dtype=np.float32)

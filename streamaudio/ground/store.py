@@ -10,9 +10,9 @@ from collections import OrderedDict
 import numpy as np
 
 from streamaudio.cache import ContentStore
-from streamaudio.compose.mix import ProcessedClip
 from streamaudio.config import Config
 from streamaudio.ground.measures import NAMESPACE, ClipMeasurements
+from streamaudio.ground.types import ProcessedClip
 from streamaudio.retrieve.audio_io import LoadedClip, load_clip
 from streamaudio.retrieve.catalog import Catalog, ClipEntry
 from streamaudio.retrieve.quarantine import Quarantine

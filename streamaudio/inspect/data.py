@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.signal import ShortTimeFFT
-from scipy.signal.windows import hann
 
 from streamaudio.schema import EventRow
 from streamaudio.shards.reader import StreamRecord, iter_streams
@@ -138,6 +136,9 @@ def log_spectrogram(
 ) -> tuple[np.ndarray, tuple[float, ...]]:
     """Power in dB (freq x time, floored `floor_db` below the peak) and the
     imshow extent (t0, t1, f0, f1) in seconds and Hz."""
+    from scipy.signal import ShortTimeFFT  # here: ~2 s to import
+    from scipy.signal.windows import hann
+
     stft = ShortTimeFFT(hann(n_fft, sym=False), hop, rate, scale_to="magnitude")
     power = stft.spectrogram(audio.astype(np.float64))
     db = 10 * np.log10(np.maximum(power, 1e-12))

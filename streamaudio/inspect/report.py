@@ -11,7 +11,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from streamaudio.corpus import MANIFEST_FILE
+from streamaudio.atomic import write_text_atomic
 from streamaudio.inspect.data import scan_corpus, stream_seconds
 from streamaudio.inspect.figures import figure_png, stream_figure, summary_figures
 from streamaudio.inspect.tables import (
@@ -20,7 +20,7 @@ from streamaudio.inspect.tables import (
     grounding_html,
     summary_table_html,
 )
-from streamaudio.retrieve.quarantine import write_text_atomic
+from streamaudio.shards.layout import MANIFEST_FILE
 from streamaudio.shards.reader import StreamRecord
 
 CSS = """

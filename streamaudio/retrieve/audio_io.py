@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 
 from streamaudio.cache import ContentStore, input_key
 from streamaudio.config import Config
+from streamaudio.dsp.resample import RESAMPLE_QUALITY, resample
 from streamaudio.profile import timed
 from streamaudio.retrieve.catalog import ClipEntry, PackageMissing, resolve_path
 from streamaudio.schema import ClipRef
@@ -28,7 +28,6 @@ DECODED_NAMESPACE = "decoded-clips"
 DECODED_VERSION = 1  # bump when decoding or resampling changes what it returns
 # bigger files are decoded each time: hashing them first would read them twice
 MAX_STORED_FILE_BYTES = 64 * 1024 * 1024
-RESAMPLE_QUALITY = "HQ"
 DROP_REASONS = (
     "missing_file", "undecodable", "empty", "non_finite", "silent", "too_long", "too_short"
 )  # fmt: skip
@@ -106,12 +105,6 @@ def decode_audio_file(path: Path, max_s: float, min_s: float) -> DecodedAudio | 
     return DecodedAudio(
         np.ascontiguousarray(mono, dtype=np.float32), int(rate), audio.shape[1], sha
     )
-
-
-def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    if from_rate == to_rate:
-        return audio
-    return soxr.resample(audio, from_rate, to_rate, quality=RESAMPLE_QUALITY).astype(np.float32)
 
 
 class _ClipCache:

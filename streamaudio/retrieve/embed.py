@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-import soxr
+
+from streamaudio.dsp.resample import resample
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -181,8 +182,7 @@ class ClapEmbedder:
 
     def _clip_features(self, clip: np.ndarray, from_rate: int, rate: int) -> dict[str, Any]:
         audio = np.asarray(clip, dtype=np.float32)
-        if from_rate != rate:
-            audio = soxr.resample(audio, from_rate, rate, quality="HQ").astype(np.float32)
+        audio = resample(audio, from_rate, rate)
         extractor = self._processor.feature_extractor
         audio = loudest_window(audio, int(extractor.nb_max_samples))
         # One clip per call, under a fixed seed: the fusion extractor marks a random

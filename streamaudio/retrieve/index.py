@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from streamaudio.cache import temporary_path
+from streamaudio.atomic import atomic_path, write_text_atomic
 from streamaudio.config import Config
 from streamaudio.retrieve.audio_io import load_clip
 from streamaudio.retrieve.catalog import Catalog, ClipEntry, is_installed
@@ -60,16 +59,6 @@ def index_directory(cfg: Config) -> Path:
 def installed_ids(catalog: Catalog) -> frozenset[str]:
     """Clip ids whose file is on this machine (for `search(..., allowed=...)`)."""
     return frozenset(entry.id for entry in catalog if is_installed(entry))
-
-
-def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    # a name no concurrent saver uses (pid and thread id repeat across containers)
-    tmp = temporary_path(path)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class ClipIndex:
@@ -115,8 +104,10 @@ class ClipIndex:
         index_path, ids_path = self.paths(directory, self.catalog_hash, self.embedder)
         meta = {"catalog_hash": self.catalog_hash, "embedder": self.embedder.name,
                 "dim": self.embedder.dim, "clip_ids": self.clip_ids}  # fmt: skip
-        _atomic_write(index_path, lambda tmp: faiss.write_index(self.index, str(tmp)))
-        _atomic_write(ids_path, lambda tmp: tmp.write_text(json.dumps(meta)))
+        # no fsync: a torn index is refused on load and rebuilt from the catalog
+        with atomic_path(index_path, fsync=False) as tmp:
+            faiss.write_index(self.index, str(tmp))
+        write_text_atomic(ids_path, json.dumps(meta), fsync=False)
 
     @classmethod
     def load(cls, directory: Path, key: str, embedder: TextEmbedder) -> ClipIndex | None:

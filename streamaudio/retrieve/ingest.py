@@ -14,10 +14,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from streamaudio.atomic import write_text_atomic
 from streamaudio.config import Config
 from streamaudio.retrieve.audio_io import decode_audio_file
 from streamaudio.retrieve.catalog import QUARANTINE_SUFFIX, ClipEntry, load_sound_classes
-from streamaudio.retrieve.quarantine import Quarantine, write_text_atomic
+from streamaudio.retrieve.quarantine import Quarantine
 from streamaudio.stage import Drop
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".opus", ".aif", ".aiff"})

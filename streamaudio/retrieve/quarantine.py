@@ -4,13 +4,12 @@ atomically so a reader never sees half a file."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from streamaudio.atomic import write_text_atomic
 from streamaudio.stage import Drop
 
 
@@ -19,23 +18,6 @@ class QuarantineRecord:
     key: str  # clip id, or file path for files that never became clips
     reason: str  # stable Drop reason
     detail: str = ""
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would make shared catalogs unreadable
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Quarantine:

@@ -10,8 +10,13 @@ numbers kept as evidence:
   events already chosen (raw, because role gains are applied later and the
   check is about the recordings matching, not their final levels).
 
-Checks that do not apply (no planned duration, no neighbours) pass and leave
-no score. Default thresholds were measured on the real catalogs (555 clips):
+Every candidate names all four criteria: a check that does not apply (no
+planned duration, a loop that tiles, no neighbours) passes and says why in
+`unscored`; the measured span is scored either way. The first sound event of a
+scene has no neighbours when it is chosen: grounding scores it against the
+stream's ambience bed once the bed is drawn (ground/evidence.py).
+
+Default thresholds were measured on the real catalogs (555 clips):
 with them 5 of 511 event clips fail cleanliness (2 low SNR, 2 clipped, 1 DC),
 and continuity fails about 8 % of random pairings with two neighbours.
 """
@@ -20,10 +25,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.signal import welch
 
 from streamaudio.compose.loudness import measure_lufs
 from streamaudio.config import Config
@@ -34,6 +38,14 @@ CLIP_LEVEL = 0.999  # |x| at or above this counts as clipped
 ROLLOFF = 0.95
 MIN_LOOP_S = 1.0  # a loopable clip shorter than this tiles audibly
 OCTAVES_FULL_SCALE = 4.0  # spectral jump 1.0 = centroids four octaves apart
+# the paper's four criteria and the scores that measure each
+CRITERIA: dict[str, tuple[str, ...]] = {
+    "identity": ("identity",),
+    "cleanliness": ("snr_db", "clipping_ratio", "dc_offset", "bandwidth_hz"),
+    "duration_fit": ("duration_s", "duration_ratio"),
+    "continuity": ("level_jump_db", "spectral_jump"),
+}
+NO_NEIGHBOURS = "no sound event before it"
 CHECKS = (
     "identity",
     "cleanliness.snr",
@@ -59,6 +71,8 @@ class Verification:
     clip_id: str
     scores: dict[str, float]  # identity, snr_db, clipping_ratio, dc_offset, bandwidth_hz, ...
     passed: dict[str, bool]  # one entry per name in CHECKS
+    # criterion -> why its check passed without a score (e.g. no planned duration)
+    unscored: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -70,6 +84,8 @@ class Verification:
 
 
 def _spectrum(audio: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.signal import welch  # here: ~2 s to import; a warm build reads measures
+
     x = np.asarray(audio, dtype=np.float64)
     # Welch with per-segment mean removal: the DC offset is its own check and
     # must not pull the centroid or roll-off to 0 Hz.
@@ -123,6 +139,20 @@ def _span_s(result: TfjpResult, span: str, rate: int) -> float:
     return result.audio.size / rate  # silences trimmed, snapped to the grid
 
 
+def continuity(candidate: ClipFeatures, neighbours: Sequence[ClipFeatures], cfg: Config
+               ) -> tuple[dict[str, float], dict[str, bool]]:
+    """Level and spectral jump of a clip against the mean of `neighbours` (at least
+    one), and whether each is within the configured limit."""
+    v = cfg.verify
+    mean_lufs = float(np.mean([n.lufs for n in neighbours]))
+    mean_octave = float(np.mean([_log2(n.centroid_hz) for n in neighbours]))
+    jump = abs(_log2(candidate.centroid_hz) - mean_octave) / OCTAVES_FULL_SCALE
+    scores = {"level_jump_db": abs(candidate.lufs - mean_lufs), "spectral_jump": min(1.0, jump)}
+    passed = {"continuity.level": scores["level_jump_db"] <= v.max_level_jump_db,
+              "continuity.spectrum": scores["spectral_jump"] <= v.max_spectral_jump}
+    return scores, passed
+
+
 def verify(
     candidate: Candidate,
     raw_audio: np.ndarray,
@@ -162,23 +192,27 @@ def verify(
     # A loop of >= 1 s tiles to any length; a shorter one repeats audibly, so it
     # is measured like an event.
     tiles = loopable and x.size >= MIN_LOOP_S * rate
-    if not tiles and planned_duration_s is not None and planned_duration_s > 0:
-        scores["duration_s"] = _span_s(tfjp_result, v.duration_span, rate)
+    unscored: dict[str, str] = {}
+    # the span is scored even where no ratio is gated, so every candidate's duration
+    # fit is on record (a tiling loop's span is its whole length)
+    scores["duration_s"] = x.size / rate if tiles else _span_s(tfjp_result, v.duration_span,
+                                                                rate)
+    if tiles:
+        unscored["duration_fit"] = "loopable: tiles to any length"
+    elif planned_duration_s is None or planned_duration_s <= 0:
+        unscored["duration_fit"] = "no planned duration: the clip's own length is placed"
+    else:
         scores["duration_ratio"] = scores["duration_s"] / planned_duration_s
         # a longer clip is cut to a window holding its core when placed, so only a
         # clip too short to fill the planned slot fails
         passed["duration_fit"] = scores["duration_ratio"] >= v.min_duration_ratio
     if neighbours:
-        lufs = measures.lufs
-        centroid = spectral_centroid(freqs, psd)
-        mean_lufs = float(np.mean([n.lufs for n in neighbours]))
-        mean_octave = float(np.mean([_log2(n.centroid_hz) for n in neighbours]))
-        scores["level_jump_db"] = abs(lufs - mean_lufs)
-        jump = abs(_log2(centroid) - mean_octave) / OCTAVES_FULL_SCALE
-        scores["spectral_jump"] = min(1.0, jump)
-        passed["continuity.level"] = scores["level_jump_db"] <= v.max_level_jump_db
-        passed["continuity.spectrum"] = scores["spectral_jump"] <= v.max_spectral_jump
-    return Verification(candidate.clip_id, scores, passed)
+        jumps, within = continuity(measures.features, neighbours, cfg)
+        scores |= jumps
+        passed |= within
+    else:
+        unscored["continuity"] = NO_NEIGHBOURS
+    return Verification(candidate.clip_id, scores, passed, unscored)
 
 
 def choose(verifications: Sequence[Verification]) -> Verification | None:

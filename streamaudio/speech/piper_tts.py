@@ -24,8 +24,8 @@ import numpy as np
 
 from streamaudio.cache import input_key
 from streamaudio.config import Config
+from streamaudio.dsp.resample import resample
 from streamaudio.profile import timed
-from streamaudio.retrieve.audio_io import resample
 from streamaudio.speech.types import BackendError, SpeechUnavailable, Synthesis, VoiceSpec
 
 VOICE_ID = "en_US-joe-medium"

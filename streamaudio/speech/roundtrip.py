@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import soxr
 
 from streamaudio.cache import ContentStore, input_key
 from streamaudio.config import Config
+from streamaudio.dsp.resample import resample
 from streamaudio.profile import timed
 from streamaudio.speech.asr import transcribe_cached
 from streamaudio.speech.normalize import normalize_text, word_error_rate
@@ -89,9 +89,7 @@ def synthesize_cached(tts: Any, text: str, voice: VoiceSpec, store: ContentStore
 
 def _at_rate(synthesis: Synthesis, rate: int) -> np.ndarray:
     audio = np.asarray(synthesis.audio, dtype=np.float32).reshape(-1)
-    if synthesis.sample_rate != rate:
-        audio = soxr.resample(audio, synthesis.sample_rate, rate).astype(np.float32)
-    return audio
+    return resample(audio, synthesis.sample_rate, rate)
 
 
 def speak(
@@ -105,20 +103,46 @@ def speak(
     rewriter: Rewriter | None = None,
     process: Callable[[np.ndarray], np.ndarray] | None = None,
     evidence: list[dict[str, Any]] | None = None,
+    first_pass: AsrModel | None = None,
 ) -> Utterance | Drop:
     """Speak `text` with the first voice whose round trip passes. `voices` is in
     plan order (planned voice first); `tts` is a TtsBackend or a registry with
     `synthesize_cached`. BackendError fails one attempt; SpeechUnavailable is a
     configuration problem and propagates. `evidence`, if given, receives every
-    attempt's log entry, also when the result is a Drop."""
+    attempt's log entry, also when the result is a Drop. `first_pass` (a smaller
+    model, for the languages it `hears`) hears each attempt before `asr`, which then
+    runs only when the first pass's WER is above the threshold."""
     if not voices:
         raise SpeechUnavailable(f"no voice given for language {language!r}")
     log: list[dict[str, Any]] = []
     try:
-        return _speak(text, language, voices, tts, asr, stores, cfg, rewriter, process, log)
+        models = [asr] if first_pass is None or not _hears(first_pass, language) else [
+            first_pass, asr]
+        return _speak(text, language, voices, tts, models, stores, cfg, rewriter, process, log)
     finally:
         if evidence is not None:
             evidence.extend(log)
+
+
+def _hears(model: AsrModel, language: str) -> bool:
+    hears = getattr(model, "hears", None)
+    return True if hears is None else bool(hears(language))
+
+
+def _hear(text: str, audio: np.ndarray, rate: int, language: str, models: list[AsrModel],
+          stores: SpeechStores, cfg: Config, entry: dict[str, Any]) -> tuple[Transcript, float]:
+    """The first model's transcript within the threshold, else the last model's. A
+    first pass that missed leaves its WER in `entry`."""
+    for index, model in enumerate(models):
+        with timed("asr"):
+            transcript = transcribe_cached(model, audio, rate, language, stores.asr)
+        wer = word_error_rate(text, transcript.text, language)
+        if wer <= cfg.speech.max_wer or index == len(models) - 1:
+            if len(models) > 1:
+                entry["asr"] = model.version()
+            return transcript, wer
+        entry["first_pass_wer"] = round(wer, 4)
+    raise ValueError("no ASR model given")
 
 
 def _speak(
@@ -126,7 +150,7 @@ def _speak(
     language: str,
     voices: list[VoiceSpec],
     tts: Any,
-    asr: AsrModel,
+    models: list[AsrModel],
     stores: SpeechStores,
     cfg: Config,
     rewriter: Rewriter | None,
@@ -149,9 +173,7 @@ def _speak(
             audio = _at_rate(synthesis, rate)
             if process is not None:
                 audio = np.asarray(process(audio), dtype=np.float32)
-            with timed("asr"):
-                transcript = transcribe_cached(asr, audio, rate, language, stores.asr)
-            wer = word_error_rate(current, transcript.text, language)
+            transcript, wer = _hear(current, audio, rate, language, models, stores, cfg, entry)
             entry |= {"wer": round(wer, 4), "hypothesis": transcript.text[:_HYPOTHESIS_CHARS]}
             if best is None or wer < best["wer"]:
                 best = entry

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from streamaudio.atomic import write_text_atomic
 from streamaudio.shards.reader import StreamRecord, iter_streams
 from streamaudio.train.checkpoint import TOKENIZER_DIR, TRAIN_CONFIG_FILE, check_checkpoint
 from streamaudio.train.config import load_train_config
@@ -94,7 +95,4 @@ def evaluate(checkpoint: Path, corpus: Path, limit: int | None = None,
 
 
 def write_evaluation(evaluation: Evaluation, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(evaluation.to_dict(), indent=1))
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(evaluation.to_dict(), indent=1), fsync=False)

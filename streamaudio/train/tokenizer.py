@@ -17,7 +17,8 @@ import transformers
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from streamaudio.cache import input_key, temporary_path
+from streamaudio.atomic import temporary_path
+from streamaudio.cache import input_key
 from streamaudio.config import CacheConfig
 from streamaudio.train import tokens
 

@@ -74,3 +74,23 @@ def test_sentences_of_one_turn_are_separated_by_short_pauses() -> None:
         gap = q.onset - (s1.onset + s1.length)
         assert int(0.2 * 16_000) <= pause <= int(0.6 * 16_000)
         assert int(0.8 * 16_000) <= gap <= int(2.4 * 16_000)
+
+
+def test_longest_silences_bounds_every_draw_of_the_layout() -> None:
+    """Grounding leaves `longest_silences` free: no draw of lead-in, gaps, pauses
+    and tail may take more, and the bound is the sum of the configured maxima."""
+    from streamaudio.compose.timeline import longest_silences
+
+    continues = [False, True, False, True]
+    requests = [SpanRequest(f"fg{i}", "foreground", GRID, continues=flag)
+                for i, flag in enumerate(continues)]
+    bound = longest_silences(continues, CFG)
+    c = CFG.compose
+    assert bound == round((c.lead_in_s[1] + c.tail_s[1] + 2 * c.pause_s[1] + c.gap_s[1])
+                          * CFG.audio.sample_rate)
+    widest = 0
+    for seed in range(200):
+        placed = layout(requests, np.random.default_rng(seed), CFG)
+        assert not isinstance(placed, Retry)
+        widest = max(widest, placed[1] - len(requests) * GRID)
+    assert widest <= bound and widest > 0.8 * bound

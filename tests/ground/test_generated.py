@@ -1,5 +1,6 @@
 """admit_generated: a refused clip is counted and never stored; an admitted one is
-stored under the hash of its processed audio and comes back processed."""
+stored under the hash of its processed audio and comes back processed.
+verify_generated: the one path both retrievers verify a generated clip by."""
 
 import hashlib
 from collections import Counter
@@ -11,9 +12,10 @@ from streamaudio.cache import ContentStore
 from streamaudio.config import Config
 from streamaudio.dsp.tfjp import run_tfjp
 from streamaudio.generate.store import GeneratedClip
-from streamaudio.ground.generated import admit_generated
+from streamaudio.ground.generated import admit_generated, verify_generated
 from streamaudio.ground.store import CatalogClipStore
 from streamaudio.retrieve.catalog import Catalog
+from streamaudio.schema import EventPlan
 from streamaudio.stage import Drop
 
 RATE = 16_000
@@ -65,3 +67,19 @@ def test_an_admitted_clip_is_kept_by_the_hash_of_its_processed_audio(
     np.testing.assert_array_equal(generated.get_array(ref.sha256), result.audio)
     assert (clip.core_start, clip.core_end) == (result.core_start, result.core_end)
     assert -40 < clip.lufs < 0
+
+
+def test_identity_is_judged_by_the_caller_or_by_class(tmp_path: Path,
+                                                      world_config: Config) -> None:
+    event = EventPlan(event_id="e1", role="foreground", kind="sound", caption="a beep",
+                      query="a beep", fallback_caption="a beep", duration_s=1.0)
+    store, _ = _store(tmp_path, world_config)
+    low = world_config.verify.min_identity - 0.1
+    refused = verify_generated(event, _made(), [], low, store, world_config, Counter())
+    assert isinstance(refused, Drop) and "identity" in refused.detail
+    by_class = verify_generated(event, _made(), [], None, store, world_config, Counter())
+    assert not isinstance(by_class, Drop), by_class
+    # every criterion is on record: duration scored, continuity unscored with a reason
+    assert by_class.verdict.scores["duration_ratio"] >= world_config.verify.min_duration_ratio
+    assert by_class.verdict.unscored == {"continuity": "no sound event before it"}
+    assert by_class.ref.clip_id == _made().clip_id

@@ -30,7 +30,8 @@ def test_top_candidates_are_verified_and_the_best_kept(world: Path, tmp_path: Pa
     retriever = builder.retriever
     assert isinstance(retriever, Retriever)
     stats: Counter[str] = Counter()
-    chosen = retriever.bind(_event("glass_break test recording"), [], 1, stats)
+    chosen = retriever.bind(_event("glass_break test recording"), [], np.random.default_rng(1),
+                            stats)
     assert not isinstance(chosen, Drop), chosen
     assert chosen.ref.clip_id.startswith("tiny/glass_break")
     candidates = json.loads(str(chosen.evidence["candidates"]))
@@ -47,7 +48,7 @@ def test_with_no_passing_candidate_a_clip_is_generated_and_verified(
     stats: Counter[str] = Counter()
     event = _event("smoke alarm beeping", sound_class="glass_break",
                    fallback="a smoke alarm beeping in a hallway")
-    chosen = builder.retriever.bind(event, [], 7, stats)
+    chosen = builder.retriever.bind(event, [], np.random.default_rng(7), stats)
     assert not isinstance(chosen, Drop), chosen
     assert chosen.evidence["selection"] == "generated:synth"
     assert chosen.ref.clip_id.startswith("generated/")
@@ -61,7 +62,8 @@ def test_with_no_passing_candidate_a_clip_is_generated_and_verified(
 def test_nothing_verifiable_is_a_counted_drop(world: Path, tmp_path: Path) -> None:
     builder = CorpusBuilder(_config(world, tmp_path, "verify.min_identity=0.99"))
     stats: Counter[str] = Counter()
-    chosen = builder.retriever.bind(_event("an orchestra tuning up"), [], 3, stats)
+    chosen = builder.retriever.bind(_event("an orchestra tuning up"), [],
+                                    np.random.default_rng(3), stats)
     assert isinstance(chosen, Drop) and chosen.reason == "no_verified_clip"
     assert stats["no_verified_clip"] == 1 and stats["verify_failed:identity"] >= 1
 
@@ -72,7 +74,7 @@ def test_a_warm_rebuild_embeds_no_query(world: Path, tmp_path: Path,
     with the same evidence and never calls the embedder (so never loads its model)."""
     cfg = _config(world, tmp_path, "verify.max_spectral_jump=1.0")
     event = _event("glass_break test recording")
-    first = CorpusBuilder(cfg).retriever.bind(event, [], 1, Counter())
+    first = CorpusBuilder(cfg).retriever.bind(event, [], np.random.default_rng(1), Counter())
     assert not isinstance(first, Drop), first
     second = CorpusBuilder(cfg).retriever
     assert isinstance(second, Retriever)
@@ -82,7 +84,7 @@ def test_a_warm_rebuild_embeds_no_query(world: Path, tmp_path: Path,
         raise AssertionError(f"embedded {texts} on a warm rebuild")
 
     monkeypatch.setattr(second.embedder, "embed_texts", refuse)
-    again = second.bind(event, [], 1, Counter())
+    again = second.bind(event, [], np.random.default_rng(1), Counter())
     assert not isinstance(again, Drop), again
     assert again.ref == first.ref and again.evidence == first.evidence
     # another query misses and is embedded
@@ -108,19 +110,19 @@ def test_a_clip_is_measured_once_by_content_hash(world: Path, tmp_path: Path,
     monkeypatch.setattr(measures, "run_tfjp", counted)
     retriever = CorpusBuilder(cfg).retriever
     event = _event("glass_break test recording")
-    first = retriever.bind(event, [], 1, Counter())
+    first = retriever.bind(event, [], np.random.default_rng(1), Counter())
     assert len(calls) == 3  # the top-3 candidates; the chosen one is not run again
-    second = retriever.bind(event, [], 2, Counter())
+    second = retriever.bind(event, [], np.random.default_rng(2), Counter())
     assert len(calls) == 3  # no candidate measured again
     assert not isinstance(first, Drop) and not isinstance(second, Drop)
     assert second.evidence == first.evidence
-    warm = CorpusBuilder(cfg).retriever.bind(event, [], 1, Counter())
+    warm = CorpusBuilder(cfg).retriever.bind(event, [], np.random.default_rng(1), Counter())
     assert len(calls) == 3  # read from the content store
     assert not isinstance(warm, Drop) and warm.evidence == first.evidence
     assert np.array_equal(warm.clip.audio, first.clip.audio)
     assert (warm.clip.core_start, warm.clip.core_end, warm.clip.lufs) == \
         (first.clip.core_start, first.clip.core_end, first.clip.lufs)
     cold = _config(world, tmp_path / "elsewhere", "verify.max_spectral_jump=1.0")
-    fresh = CorpusBuilder(cold).retriever.bind(event, [], 1, Counter())
+    fresh = CorpusBuilder(cold).retriever.bind(event, [], np.random.default_rng(1), Counter())
     assert len(calls) == 6  # an empty cache measures again, to the same verdicts
     assert not isinstance(fresh, Drop) and fresh.evidence == first.evidence

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from streamaudio.retrieve import quarantine as quarantine_module
-from streamaudio.retrieve.quarantine import Quarantine, QuarantineRecord, write_text_atomic
+from streamaudio import atomic as atomic_module
+from streamaudio.retrieve.quarantine import Quarantine, QuarantineRecord
 from streamaudio.stage import Drop
 
 
@@ -38,15 +38,19 @@ def test_empty_quarantine_writes_an_empty_file(tmp_path: Path) -> None:
 
 def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "q.jsonl"
-    write_text_atomic(path, "old\n")
+    old = Quarantine()
+    old.add("old", "silent")
+    old.write(path)
 
     def broken_replace(src: str, dst: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(quarantine_module.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic_module.os, "replace", broken_replace)
+    new = Quarantine()
+    new.add("new", "empty")
     with pytest.raises(OSError, match="disk full"):
-        write_text_atomic(path, "new\n")
-    assert path.read_text() == "old\n"
+        new.write(path)
+    assert Quarantine.read(path).records == old.records
     assert [p.name for p in tmp_path.iterdir()] == ["q.jsonl"]
 
 

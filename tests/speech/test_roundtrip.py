@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from streamaudio.config import Config, load_config
-from streamaudio.speech.asr import WhisperAsr
+from streamaudio.speech.asr import WhisperAsr, first_pass_asr
 from streamaudio.speech.flite_tts import FliteBackend
 from streamaudio.speech.piper_tts import VOICE_ID, PiperBackend
 from streamaudio.speech.roundtrip import SpeechStores, Utterance, speak
@@ -226,3 +226,49 @@ def test_rewrite_gives_an_easier_sentence(
     dropped = speak(hard, "en", [SLT], tts, asr, stores, one_voice, rewriter=same)
     assert isinstance(dropped, Drop) and dropped.reason == "asr_roundtrip_failed"
     assert "1 attempts" in dropped.detail
+
+
+class DeafAsr(CountingAsr):
+    """A first pass that mishears everything: whisper-base must then decide."""
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int, language: str) -> Transcript:
+        self.calls += 1
+        return Transcript("nothing like it", language)
+
+
+def test_first_pass_tiny_en_hears_first_and_whisper_base_only_on_a_miss(
+    cfg: Config, asr: CountingAsr, tmp_path: Path
+) -> None:
+    tiny = first_pass_asr(cfg)
+    assert tiny is not None and tiny.version().endswith("tiny.en int8")
+    assert tiny.hears("en") and not tiny.hears("zh")
+    first = CountingAsr(tiny)
+    stores = SpeechStores.under(tmp_path / "cache")
+    tts = TtsRegistry(cfg)
+    before = asr.calls
+    heard = speak(SENTENCE, "en", [JOE], tts, asr, stores, cfg, first_pass=first)
+    assert isinstance(heard, Utterance), heard
+    assert first.calls == 1 and asr.calls == before  # tiny.en passed: no whisper-base
+    assert heard.attempt_log[0]["asr"] == tiny.version()
+    assert len(heard.transcript.words) >= 10  # timings come from the pass that heard it
+
+    deaf = DeafAsr(tiny)
+    rescued = speak(SENTENCE, "en", [JOE], tts, asr, SpeechStores.under(tmp_path / "c2"),
+                    cfg, first_pass=deaf)
+    assert isinstance(rescued, Utterance), rescued
+    assert deaf.calls == 1 and asr.calls == before + 1
+    entry = rescued.attempt_log[0]
+    assert entry["first_pass_wer"] > cfg.speech.max_wer and entry["asr"] == asr.version()
+    assert entry["wer"] == rescued.wer <= cfg.speech.max_wer
+
+
+def test_first_pass_is_off_by_config_and_missing_model_is_an_error(
+    cfg: Config, tmp_path: Path
+) -> None:
+    off = cfg.model_copy(update={"speech": cfg.speech.model_copy(
+        update={"asr_first_pass": False})})
+    assert first_pass_asr(off) is None
+    missing = cfg.model_copy(update={"speech": cfg.speech.model_copy(
+        update={"asr_first_pass_dir": tmp_path / "nowhere"})})
+    with pytest.raises(SpeechUnavailable, match="asr_first_pass_dir"):
+        first_pass_asr(missing)
