@@ -35,8 +35,11 @@ def _mel_basis(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
 
 def _log_mel(frames: np.ndarray, window: np.ndarray, basis: np.ndarray, scale: str
              ) -> np.ndarray:
-    """[n, win] windows of samples -> [n, n_mels]. Rows are independent (one FFT and one
-    dot product each), so a stream at once equals chunk by chunk."""
+    """[..., frames_per_chunk, win] windows of samples -> [..., frames_per_chunk, n_mels].
+    Rows are independent (one FFT and one dot product each), and the product is taken
+    one chunk's frames at a time (a stack of equal matrices): BLAS may round a taller
+    matrix differently (OpenBLAS 0.3.31 does), and a stream at once must equal chunk by
+    chunk, bit for bit."""
     power = np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2
     mel = np.log10(np.maximum(power.astype(np.float32) @ basis.T, _FLOOR))
     # a fixed affine scale (not a per-stream max, which would look into the future)
@@ -60,8 +63,11 @@ class CausalLogMel:
         self._context[:] = 0.0
 
     def _frames(self, padded: np.ndarray) -> np.ndarray:
-        frames = np.lib.stride_tricks.sliding_window_view(padded, self.cfg.win)[:: self.cfg.hop]
-        return _log_mel(frames, self._window, self._basis, self.cfg.log_scale)
+        """[chunks, frames_per_chunk, n_mels] of audio left-padded with context."""
+        cfg = self.cfg
+        frames = np.lib.stride_tricks.sliding_window_view(padded, cfg.win)[:: cfg.hop]
+        frames = frames.reshape(-1, cfg.frames_per_chunk, cfg.win)
+        return _log_mel(frames, self._window, self._basis, cfg.log_scale)
 
     def chunk(self, samples: np.ndarray) -> np.ndarray:
         """One chunk of samples (a short last chunk is zero-padded) -> [frames, n_mels]."""
@@ -72,7 +78,7 @@ class CausalLogMel:
         chunk[: samples.shape[0]] = samples
         padded = np.concatenate([self._context, chunk])
         self._context = padded[padded.shape[0] - self._context.shape[0]:].copy()
-        return self._frames(padded)
+        return self._frames(padded)[0]
 
     def stream(self, audio: np.ndarray, num_chunks: int) -> np.ndarray:
         """A whole stream from silence -> [num_chunks, frames, n_mels], in one pass: the
@@ -83,8 +89,7 @@ class CausalLogMel:
         padded = np.zeros(cfg.win - cfg.hop + total, dtype=np.float32)
         body = audio[:total]
         padded[cfg.win - cfg.hop: cfg.win - cfg.hop + body.shape[0]] = body
-        frames = self._frames(padded)
-        return frames.reshape(num_chunks, cfg.frames_per_chunk, cfg.n_mels)
+        return self._frames(padded)
 
 
 def num_chunks_of(audio: np.ndarray, cfg: FeatureConfig) -> int:
