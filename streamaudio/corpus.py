@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -294,12 +295,16 @@ def reproducible_files(root: Path, *, config: bool = True) -> dict[str, bytes]:
 _WORKER_BUILDERS: dict[str, CorpusBuilder] = {}  # per worker process, by config
 
 
+def _builder_key(cfg: Config) -> str:
+    return cfg.hash() + str(cfg.cache.directory) + str(cfg.catalog.directory)
+
+
 def _worker_job(config: dict, out: str, subtask: str, shard_index: int, total_streams: int,
                 corpus_seed: int) -> tuple[ShardOutcome, list[QuarantineRecord]]:
     """One shard in a worker process of `build_corpus`: the process keeps its builder
     (catalogs, clip cache, models) from shard to shard, like flows/workers.py."""
     cfg = Config.model_validate(config)
-    key = cfg.hash() + str(cfg.cache.directory) + str(cfg.catalog.directory)
+    key = _builder_key(cfg)
     if key not in _WORKER_BUILDERS:
         _WORKER_BUILDERS[key] = CorpusBuilder(cfg)
         _WORKER_BUILDERS[key].setup()
@@ -332,18 +337,31 @@ def worker_start_method() -> str:
 
 
 def _run_in_processes(jobs: list[ShardJob], out: Path | str, cfg: Config, workers: int,
-                      quarantine: Quarantine,
+                      builder: CorpusBuilder,
                       on_shard: Callable[[ShardOutcome], None] | None) -> list[ShardOutcome]:
     """The jobs on `workers` processes (`worker_start_method`), costliest first;
-    outcomes in job order."""
+    outcomes in job order, their quarantine records added to `builder`'s."""
     import multiprocessing
+
+    method = worker_start_method()
+    context = multiprocessing.get_context(method)
+    if method == "fork":  # forked workers start with this builder's catalogs loaded
+        _WORKER_BUILDERS[_builder_key(cfg)] = builder
+    try:
+        return _collect(jobs, out, cfg, workers, context, builder.quarantine, on_shard)
+    finally:
+        _WORKER_BUILDERS.pop(_builder_key(cfg), None)
+
+
+def _collect(jobs: list[ShardJob], out: Path | str, cfg: Config, workers: int, context: Any,
+             quarantine: Quarantine,
+             on_shard: Callable[[ShardOutcome], None] | None) -> list[ShardOutcome]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
     config = cfg.to_dict()
     outcomes: list[ShardOutcome | None] = [None] * len(jobs)
     found: list[list[QuarantineRecord]] = [[] for _ in jobs]
-    context = multiprocessing.get_context(worker_start_method())
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {pool.submit(_worker_job, config, str(out), jobs[i].subtask.name,
                                jobs[i].shard_index, jobs[i].total_streams,
@@ -390,7 +408,7 @@ def build_corpus(
     report = BuildReport()
     workers = min(workers, len(jobs))
     if workers > 1:
-        report.built = _run_in_processes(jobs, out, cfg, workers, builder.quarantine, on_shard)
+        report.built = _run_in_processes(jobs, out, cfg, workers, builder, on_shard)
     else:
         for job in jobs:
             outcome = build_job(builder, out, job)
