@@ -10,7 +10,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from streamaudio.config import Config, load_config
 from streamaudio.corpus import (
@@ -65,9 +72,16 @@ def _local_dir(corpus: str) -> Path:
 
 
 def _shard_progress() -> Progress:
-    """The shard progress bar that `build` and `regen` show while they work."""
+    """The shard progress bar that `build` and `regen` show while they work. Redrawn
+    when a shard completes (`_advance`), not by rich's refresh thread: with no second
+    thread in the process, the build's workers can be forked (`worker_start_method`)."""
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True)
+                    TimeElapsedColumn(), console=console, transient=True, auto_refresh=False)
+
+
+def _advance(progress: Progress, task: TaskID) -> None:
+    progress.advance(task)
+    progress.refresh()
 
 
 @app.command()
@@ -126,7 +140,7 @@ def build(
         task = progress.add_task("shards", total=jobs)
         try:
             report = build_corpus(
-                out, chosen, counts, seed, cfg, on_shard=lambda _: progress.advance(task),
+                out, chosen, counts, seed, cfg, on_shard=lambda _: _advance(progress, task),
                 builder=builder, skipped=skipped, workers=workers,
             )
         except StageError as error:
@@ -277,7 +291,7 @@ def regen(
         task = progress.add_task("shards", total=None)
 
         def staged(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+            progress.update(task, completed=done, total=total, refresh=True)
 
         try:
             rebuilt = regen_subtask(corpus, subtask, cfg, indices, seed, on_shard=staged)

@@ -109,3 +109,20 @@ def test_without_subtasks_the_total_follows_the_mixture(tmp_path: Path, world: P
     printed = dict(re.findall(r"(\w+) (\d+)", line.group()))
     assert all(printed[name] == str(count) for name, count in counts.items())
     assert counts["single_turn_chat"] == max(counts.values()) and counts["hazard_alert"] == 0
+
+
+def test_the_progress_bar_starts_no_thread_so_build_workers_can_be_forked() -> None:
+    import sys
+    import threading
+
+    from streamaudio.cli import _advance, _shard_progress
+    from streamaudio.corpus import worker_start_method
+
+    before = threading.active_count()
+    with _shard_progress() as progress:
+        task = progress.add_task("shards", total=2)
+        _advance(progress, task)
+        assert threading.active_count() == before
+        assert progress.tasks[0].completed == 1
+    if before == 1 and "torch" not in sys.modules:  # the rest of the suite may import it
+        assert worker_start_method() == "fork"
