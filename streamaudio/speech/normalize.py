@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import jiwer
@@ -316,6 +316,8 @@ def normalize_zh(text: str) -> str:
     return "".join(_drop_punctuation(text).split())
 
 
+@lru_cache(maxsize=8192)  # a pure function of its text: the round trip and the aligner
+# ask again for the same sentences (3,000 calls in a warm demo build)
 def normalize_text(text: str, language: str) -> str:
     if language.startswith("zh"):
         return normalize_zh(text)
