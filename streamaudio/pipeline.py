@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from streamaudio import profile
+from streamaudio.cache import ContentStore
 from streamaudio.compose.labels import derive_labels
 from streamaudio.compose.mix import render
+from streamaudio.compose.noise import keep_noise_in
 from streamaudio.config import Config
 from streamaudio.ground.bed import bed_classes
 from streamaudio.ground.offline import ground_scene_labelled
@@ -101,6 +103,7 @@ class CorpusBuilder:
         rirs = [entry for entry in load_rirs(directory) if is_installed(entry)]
         self._store = CatalogClipStore(catalog, rirs, self.cfg, self.quarantine,
                                        generated=utterance_store(self.cfg))
+        keep_noise_in(ContentStore(self.cfg.cache.directory, "noise"))
         self._grammar = load_grammar(directory, set(full.classes)).usable(catalog)
         with contextlib.suppress(FileNotFoundError):  # speech subtasks then drop, counted
             self._texts = load_texts(directory)

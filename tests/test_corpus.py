@@ -185,3 +185,26 @@ def test_workers_are_forked_only_from_a_process_without_model_runtimes(
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, timeout=120)
     assert done.stdout.strip() == expected
+
+
+def test_a_warm_build_imports_no_scipy_signal(tmp_path: Path) -> None:
+    """Start-up is most of a warm build: TFJP, spectra, loudness and noise banks are
+    read from the cache, so scipy.signal (~2 s to import) is never loaded. Generated
+    clips and noise beds included (hazard_alert falls back to the synth; beds may be
+    noise)."""
+    code = (
+        "import sys\n"
+        "from streamaudio.config import load_config\n"
+        "from streamaudio.corpus import build_corpus\n"
+        "from streamaudio.tasks.registry import get_subtask\n"
+        f"cfg = load_config(overrides=['cache.directory={tmp_path / 'cache'}'])\n"
+        "build_corpus(sys.argv[1], [get_subtask(n) for n in ('hazard_alert', "
+        "'benign_silence', 'scene_description')], 4, 0, cfg)\n"
+        "print('scipy.signal' in sys.modules, 'pyloudnorm' in sys.modules)\n")
+    runs = [subprocess.run([sys.executable, "-c", code, str(tmp_path / name)],
+                           capture_output=True, text=True, check=True, timeout=600)
+            for name in ("cold", "warm")]
+    assert runs[0].stdout.split() == ["True", "True"]  # the cold build measured
+    assert runs[1].stdout.split() == ["False", "False"], runs[1].stdout
+    assert reproducible_files(tmp_path / "warm", config=False) == reproducible_files(
+        tmp_path / "cold", config=False)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import warnings
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
-import pyloudnorm
 
 from streamaudio.units import Decibels
 
@@ -15,7 +15,9 @@ SILENCE_LUFS: Decibels = -70.0  # BS.1770's absolute gate
 
 
 @lru_cache(maxsize=16)
-def _meter(sample_rate: int, block_samples: int) -> pyloudnorm.Meter:
+def _meter(sample_rate: int, block_samples: int) -> Any:
+    import pyloudnorm  # here: it imports scipy.signal (~2 s), which a warm build never needs
+
     return pyloudnorm.Meter(sample_rate, block_size=block_samples / sample_rate)
 
 

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from streamaudio.cache import ContentStore, input_key
 from streamaudio.compose.loudness import measure_lufs
 from streamaudio.schema import Colour
 from streamaudio.units import Decibels
@@ -18,6 +19,21 @@ _BROWN_POLE = 0.995  # leaky integrator: 1/f^2 above a few Hz, no DC drift
 
 
 BANK_SECONDS = 64  # per colour, generated once per process
+NOISE_VERSION = 1  # bump when the filters or the bank change: part of the cache key
+_STORE: ContentStore | None = None  # where banks and their loudness are kept (optional)
+
+
+def keep_noise_in(store: ContentStore | None) -> None:
+    """Keep the noise banks and their loudness in `store` (by colour and rate), so a
+    warm build reads them instead of filtering (scipy.signal: ~2 s to import) and
+    measuring again. Process-wide, like the banks themselves."""
+    global _STORE
+    _STORE = store
+
+
+def _key(kind: str, colour: Colour, sample_rate: int) -> str:
+    return input_key({"kind": kind, "colour": colour, "rate": sample_rate,
+                      "seconds": BANK_SECONDS, "version": NOISE_VERSION})
 
 
 def _shaped(colour: Colour, seed: int, num_samples: int) -> np.ndarray:
@@ -36,7 +52,12 @@ def _shaped(colour: Colour, seed: int, num_samples: int) -> np.ndarray:
 
 @lru_cache(maxsize=3)
 def _bank(colour: Colour, sample_rate: int) -> np.ndarray:
-    bank = _shaped(colour, 0, BANK_SECONDS * sample_rate)
+    key = _key("bank", colour, sample_rate)
+    bank = _STORE.get_array(key) if _STORE is not None else None
+    if bank is None:
+        bank = _shaped(colour, 0, BANK_SECONDS * sample_rate)
+        if _STORE is not None:
+            _STORE.put_array(key, bank)
     bank.setflags(write=False)
     return bank
 
@@ -64,4 +85,11 @@ def coloured_noise(colour: Colour, seed: int, num_samples: int, sample_rate: int
 def unit_noise_lufs(colour: Colour, sample_rate: int) -> Decibels:
     """Loudness of unit-RMS noise of a colour (K-weighting makes it colour
     dependent), measured once, so a plan can turn a target level into a gain."""
-    return measure_lufs(coloured_noise(colour, 0, sample_rate * 10, sample_rate), sample_rate)
+    key = _key("unit-lufs", colour, sample_rate)
+    kept = _STORE.get_json(key) if _STORE is not None else None
+    if kept is not None:
+        return float(kept)
+    lufs = measure_lufs(coloured_noise(colour, 0, sample_rate * 10, sample_rate), sample_rate)
+    if _STORE is not None:
+        _STORE.put_json(key, lufs)
+    return lufs

@@ -15,7 +15,7 @@ import numpy as np
 
 from streamaudio.compose.loudness import measure_lufs
 from streamaudio.config import Config
-from streamaudio.dsp.tfjp import TfjpResult, run_tfjp
+from streamaudio.dsp.tfjp import TfjpResult
 from streamaudio.generate.store import GeneratedClip, GeneratorChain
 from streamaudio.ground.store import CatalogClipStore
 from streamaudio.ground.types import ProcessedClip
@@ -23,6 +23,7 @@ from streamaudio.profile import timed
 from streamaudio.retrieve.index import Candidate
 from streamaudio.retrieve.verify import ClipFeatures, Verification, verify
 from streamaudio.schema import ClipRef, EventPlan
+from streamaudio.speech.asr import audio_digest
 from streamaudio.stage import Drop
 
 GENERATED_S = 2.0  # a generated event's length when the plan gives none
@@ -36,6 +37,7 @@ class AdmittedClip:
     clip: ProcessedClip
     ref: ClipRef
     verdict: Verification
+    features: ClipFeatures  # of the generated (raw) audio, for continuity with the next
 
 
 def generate_for(event: EventPlan, chain: GeneratorChain, seed: int) -> GeneratedClip | Drop:
@@ -46,10 +48,11 @@ def generate_for(event: EventPlan, chain: GeneratorChain, seed: int) -> Generate
 
 
 def admit_generated(event_id: str, made: GeneratedClip, result: TfjpResult, failed: list[str],
-                    store: CatalogClipStore, rate: int, stats: Counter[str]
-                    ) -> tuple[ProcessedClip, ClipRef] | Drop:
+                    store: CatalogClipStore, rate: int, stats: Counter[str],
+                    lufs: float | None = None) -> tuple[ProcessedClip, ClipRef] | Drop:
     """Refuse the clip if any criterion `failed` (each counted); otherwise keep its
-    processed audio in the store under its hash, which is how rendering reads it."""
+    processed audio in the store under its hash, which is how rendering reads it.
+    `lufs` is the processed audio's loudness when the caller has measured it."""
     if failed:
         for criterion in failed:
             stats[f"verify_failed:{criterion}"] += 1
@@ -58,8 +61,9 @@ def admit_generated(event_id: str, made: GeneratedClip, result: TfjpResult, fail
     stats[f"generated:{made.backend}"] += 1
     sha = hashlib.sha256(result.audio.astype(np.float32).tobytes()).hexdigest()
     store.keep_generated(sha, result.audio)
-    clip = ProcessedClip(result.audio, result.core_start, result.core_end,
-                         measure_lufs(result.audio, rate), result.snr_db)
+    if lufs is None:
+        lufs = measure_lufs(result.audio, rate)
+    clip = ProcessedClip(result.audio, result.core_start, result.core_end, lufs, result.snr_db)
     return clip, made.ref().model_copy(update={"sha256": sha})
 
 
@@ -70,16 +74,18 @@ def verify_generated(event: EventPlan, made: GeneratedClip, neighbours: Sequence
     caller's score for it; None judges identity by class (the plan named the class and
     the synth refuses captions it has no recipe for), so that check is left out."""
     rate = cfg.audio.sample_rate
-    try:
-        result = run_tfjp(made.audio, rate, cfg.tfjp, cfg.audio.grid_samples)
-    except ValueError as error:
-        return Drop("generated_rejected", f"{event.event_id}: {error}")
+    # measured by content hash like a catalog clip: a warm build runs no TFJP for it
+    measured = store.measurements.get(audio_digest(made.audio, rate), made.audio, denoise=True)
+    if isinstance(measured, Drop):
+        return Drop("generated_rejected", f"{event.event_id}: {measured.detail}")
+    result = measured.tfjp
     score = float("nan") if identity is None else identity
     verdict = verify(Candidate(made.clip_id, score, 0), made.audio, result, event.duration_s,
-                     False, neighbours, cfg)
+                     False, neighbours, cfg, measures=measured.measures)
     failed = [name for name in verdict.failed_criteria()
               if identity is not None or name != "identity"]
-    admitted = admit_generated(event.event_id, made, result, failed, store, rate, stats)
+    admitted = admit_generated(event.event_id, made, result, failed, store, rate, stats,
+                               lufs=measured.processed_lufs)
     if isinstance(admitted, Drop):
         return admitted
-    return AdmittedClip(made, admitted[0], admitted[1], verdict)
+    return AdmittedClip(made, admitted[0], admitted[1], verdict, measured.measures.features)

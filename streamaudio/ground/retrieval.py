@@ -25,7 +25,6 @@ from streamaudio.retrieve.verify import (
     ClipFeatures,
     Verification,
     choose,
-    features,
     verify,
 )
 from streamaudio.schema import EventPlan
@@ -151,4 +150,4 @@ class Retriever:
                      "identity": round(identity, 4), "generator": made.version,
                      "generation_seed": made.seed}
         return Chosen(admitted.clip, admitted.ref, False,
-                      features(made.audio, self.cfg.audio.sample_rate), evidence)
+                      admitted.features, evidence)

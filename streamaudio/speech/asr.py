@@ -269,13 +269,16 @@ class WhisperAsr:
         return self._directory
 
     def version(self) -> str:
-        import faster_whisper
+        # the installed version from metadata: importing faster-whisper costs ~0.3 s,
+        # and a warm build asks for the version only to look transcripts up
+        import importlib.metadata
 
         name = self.name or DEFAULT_MODEL_NAME
         if self.name is None and self.cfg.speech.asr_model_dir is not None:
             name = Path(self.cfg.speech.asr_model_dir).name
         return (
-            f"faster-whisper {faster_whisper.__version__}/{name} {self.cfg.speech.asr_compute_type}"
+            f"faster-whisper {importlib.metadata.version('faster-whisper')}/{name} "
+            f"{self.cfg.speech.asr_compute_type}"
         )
 
     def model(self) -> Any:
