@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -66,8 +67,6 @@ class Build(NamedTuple):
 
 def _build(out: Path, cache: Path, streams: int, subtasks: list[str] | None = None) -> Build:
     """`streams` in total: split evenly over `subtasks` when they are named."""
-    import time
-
     if subtasks:
         streams = max(1, streams // len(subtasks))
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -29,6 +31,7 @@ from streamaudio.stage import Drop
 MEASURES_VERSION = 1
 IN_MEMORY = 128  # clips per process: bounds the memory of the measurements
 NAMESPACE = "clip-measures"
+T = TypeVar("T", float, ClipFeatures)  # the small measurements kept as JSON
 
 
 @dataclass(frozen=True)
@@ -118,34 +121,35 @@ class ClipMeasurements:
 
     def loudness(self, sha256: str, audio: np.ndarray) -> float:
         """The integrated loudness of a clip used whole (a bed, a texture, a room)."""
-        key = self._key(sha256, {"lufs": True})
-        value = self._recall(key)
-        if isinstance(value, float):
-            return value
-        cached = self.store.get_json(key) if self.store is not None else None
-        if cached is not None:
-            value = float(cached)
-        else:
-            value = measure_lufs(audio, self.cfg.audio.sample_rate)
-            if self.store is not None:
-                self.store.put_json(key, value)
-        self._remember(key, value)
-        return value
+        return self._kept(self._key(sha256, {"lufs": True}), float,
+                          lambda: measure_lufs(audio, self.cfg.audio.sample_rate),
+                          float, lambda value: value)
 
     def features(self, sha256: str, audio: np.ndarray) -> ClipFeatures:
         """What continuity compares, for a clip used whole (an ambience bed)."""
-        key = self._key(sha256, {"features": True})
+
+        def measured() -> ClipFeatures:
+            with timed("verification"):
+                return features(audio, self.cfg.audio.sample_rate)
+
+        return self._kept(self._key(sha256, {"features": True}), ClipFeatures, measured,
+                          lambda kept: ClipFeatures(float(kept[0]), float(kept[1])),
+                          lambda value: [value.lufs, value.centroid_hz])
+
+    def _kept(self, key: str, kind: type[T], compute: Callable[[], T],
+              from_json: Callable[[Any], T], to_json: Callable[[T], Any]) -> T:
+        """A small measurement by key: from memory, else the store, else computed (and
+        kept in both)."""
         value = self._recall(key)
-        if isinstance(value, ClipFeatures):
+        if isinstance(value, kind):
             return value
         cached = self.store.get_json(key) if self.store is not None else None
         if cached is not None:
-            value = ClipFeatures(float(cached[0]), float(cached[1]))
+            value = from_json(cached)
         else:
-            with timed("verification"):
-                value = features(audio, self.cfg.audio.sample_rate)
+            value = compute()
             if self.store is not None:
-                self.store.put_json(key, [value.lufs, value.centroid_hz])
+                self.store.put_json(key, to_json(value))
         self._remember(key, value)
         return value
 

@@ -9,7 +9,6 @@ from functools import cached_property
 import numpy as np
 
 from streamaudio.cache import ContentStore
-from streamaudio.compose.loudness import measure_lufs
 from streamaudio.config import Config
 from streamaudio.ground.measures import NAMESPACE as MEASURES_NAMESPACE
 from streamaudio.ground.measures import ClipMeasurements
@@ -40,7 +39,6 @@ class SpeechGrounder:
         # TFJP and loudness of each synthesis, by its hash: a warm build runs neither
         self.measures = ClipMeasurements(cfg, ContentStore(cfg.cache.directory,
                                                            MEASURES_NAMESPACE))
-        self._loudness: dict[str, float] = {}  # processed audio's sha256 -> its LUFS
 
     @cached_property
     def registry(self) -> TtsRegistry:
@@ -93,12 +91,7 @@ class SpeechGrounder:
                                      denoise=True)
         if isinstance(measured, Drop):
             return audio  # a silent synthesis: the round trip will fail it
-        processed = np.ascontiguousarray(measured.tfjp.audio, dtype=np.float32)
-        if len(self._loudness) > 256:  # only the attempts of the current utterance matter
-            self._loudness.clear()
-        self._loudness[hashlib.sha256(processed.tobytes()).hexdigest()] = (
-            measured.processed_lufs)
-        return processed
+        return np.ascontiguousarray(measured.tfjp.audio, dtype=np.float32)
 
     def utterance(self, event: EventPlan, rng: np.random.Generator) -> SpokenClip | Drop:
         result = speak(event.text, event.language, self._voice_order(event, rng), self.registry,
@@ -118,11 +111,8 @@ class SpeechGrounder:
         ref = ClipRef(clip_id=f"{GENERATED_PREFIX}{sha[:24]}", sha256=sha,
                       source=result.backend_version, license=f"generated:{result.voice.backend}")
         core_start = words[0].start
-        lufs = self._loudness.get(sha)
-        if lufs is None:
-            lufs = measure_lufs(audio, self.cfg.audio.sample_rate)
-        clip = ProcessedClip(audio, core_start, max(words[-1].end, core_start + 1), lufs,
-                             float("nan"))
+        clip = ProcessedClip(audio, core_start, max(words[-1].end, core_start + 1),
+                             self.measures.loudness(sha, audio), float("nan"))
         evidence: dict[str, float | int | str] = {
             "selection": "tts_roundtrip", "voice": result.voice.key(),
             "spoken_text": result.text, "hypothesis": result.transcript.text[:300],
