@@ -374,8 +374,12 @@ def catalog_ingest(
 register_train_commands(app)
 
 
-def main() -> None:  # pragma: no cover - console entry point
+def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":  # python -m streamaudio.cli
+    main()

@@ -126,3 +126,14 @@ def test_the_progress_bar_starts_no_thread_so_build_workers_can_be_forked() -> N
         assert progress.tasks[0].completed == 1
     if before == 1 and "torch" not in sys.modules:  # the rest of the suite may import it
         assert worker_start_method() == "fork"
+
+
+@pytest.mark.parametrize("module", ["streamaudio", "streamaudio.cli"])
+def test_python_dash_m_runs_the_command_line(module: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", module, "subtasks"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "voice_chat" in done.stdout or "translation" in done.stdout
