@@ -29,6 +29,7 @@ from streamaudio.corpus import (
 from streamaudio.pipeline import CorpusBuilder
 from streamaudio.shards.layout import MANIFEST_FILE
 from streamaudio.shards.remote import display_url, is_remote, local_path
+from streamaudio.split import SPLITS
 from streamaudio.stage import StageError
 from streamaudio.tasks.registry import all_subtasks
 from streamaudio.taxonomy import load_taxonomy
@@ -101,6 +102,10 @@ def build(
         ),
     ] = 16,
     seed: Annotated[int, typer.Option(help="Corpus seed.")] = 0,
+    split: Annotated[str | None, typer.Option(
+        help="Catalog split to draw clips, rooms, texts and voices from: train (for "
+        "training) or heldout (to measure on; never trained on) [default: "
+        "catalog.split, train].")] = None,
     config: ConfigOption = None,
     set_: SetOption = None,
     runner: Annotated[
@@ -117,6 +122,10 @@ def build(
     ] = None,
 ) -> None:
     """Build (or resume) a corpus: complete shards on disk are skipped."""
+    if split is not None:
+        if split not in SPLITS:
+            raise _fail(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
+        set_ = [*(set_ or []), f"catalog.split={split}"]
     workers = workers if workers is not None else usable_cores()
     if workers < 1:
         raise _fail(f"--workers must be at least 1, not {workers}")
@@ -369,6 +378,29 @@ def catalog_ingest(
     except (ValueError, OSError) as error:
         raise _fail(str(error)) from error
     console.print(report.summary())
+
+
+@catalog_app.command("split")
+def catalog_split(
+    check: Annotated[bool, typer.Option(
+        help="Write nothing; exit 1 if a row has no split yet.")] = False,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Give every clip, room and text row of catalog.directory that has none its
+    train / held-out split (stratified by class, by the hash of the id); rows that
+    have one keep it."""
+    from streamaudio.split import split_catalogs
+
+    directory = _config(config, set_).catalog.directory
+    changed = split_catalogs(directory, write=not check)
+    for path, counts in changed.items():
+        what = "rows without a split" if check else "wrote"
+        console.print(f"{what}: {path} ({counts['train']} train, {counts['heldout']} heldout)")
+    if not changed:
+        console.print(f"every row under {directory} has its split")
+    if check and changed:
+        raise typer.Exit(1)
 
 
 register_train_commands(app)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from streamaudio.split import Split
 from streamaudio.units import Decibels, Hertz, Seconds
 
 
@@ -93,6 +94,9 @@ class CatalogConfig(_Section):
     directory: Path = Path(__file__).resolve().parent.parent / "catalogs"
     max_clip_s: Seconds = 600.0  # longer files are quarantined, not loaded
     min_clip_s: Seconds = 0.05
+    # which rows of the catalogs a build draws from (streamaudio/split.py): train for
+    # training corpora, heldout for the corpora learning is measured on
+    split: Split = "train"
 
 
 class ShardConfig(_Section):
@@ -131,6 +135,8 @@ class SpeechConfig(_Section):
     backends: list[Literal["piper", "flite", "cosyvoice"]] = ["piper", "flite"]
     speeds: list[float] = [0.9, 1.0, 1.1]
     flite_voices: list[str] = ["slt", "kal16", "awb", "rms"]
+    # "backend:voice" never spoken in a train corpus; a held-out corpus uses every voice
+    heldout_voices: list[Annotated[str, Field(pattern=r"^[a-z]+:.+$")]] = ["flite:rms"]
     max_wer: float = 0.10  # the paper's round-trip threshold (CER for Chinese)
     voice_attempts: int = 3  # voices/speeds tried before a rewrite
     rewrite_attempts: int = 1  # LLM rewrites tried (only with llm configured)

@@ -33,6 +33,7 @@ from streamaudio.retrieve.quarantine import Quarantine
 from streamaudio.schema import ChunkLabels, GroundedPlan, ScenePlan, Stream
 from streamaudio.shards.progress import ShardRequest, shard_is_done, shard_streams, write_record
 from streamaudio.shards.writer import shard_path, stream_to_row, write_shard
+from streamaudio.split import Split
 from streamaudio.stage import Drop, Retry, StageError
 from streamaudio.tasks.registry import PlanContext, Subtask
 from streamaudio.tasks.silence import apply_silence
@@ -40,15 +41,22 @@ from streamaudio.tasks.texts import TextCatalog, load_texts
 from streamaudio.units import seconds_to_samples
 
 
-def stream_seed(corpus_seed: int, subtask: str, index: int, attempt: int) -> int:
+def stream_seed(corpus_seed: int, subtask: str, index: int, attempt: int,
+                split: Split = "train") -> int:
     """A 63-bit seed per (corpus seed, subtask, index, attempt): streams are
-    independent of each other, of shard size and of build order."""
-    digest = hashlib.sha256(f"{corpus_seed}:{subtask}:{index}:{attempt}".encode()).digest()
+    independent of each other, of shard size and of build order. A held-out corpus
+    draws other seeds than a train corpus of the same seed (its generated sounds and
+    drawn gains then differ too)."""
+    tag = "" if split == "train" else f":{split}"
+    digest = hashlib.sha256(f"{corpus_seed}:{subtask}:{index}:{attempt}{tag}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def stream_id(subtask: str, corpus_seed: int, index: int) -> str:
-    return f"{subtask}-s{corpus_seed}-{index:06d}"
+def stream_id(subtask: str, corpus_seed: int, index: int, split: Split = "train") -> str:
+    """<subtask>-s<seed>-<index>, or <subtask>-s<seed>-heldout-<index>: the subtask is
+    what comes before the last "-s"."""
+    tag = "" if split == "train" else f"{split}-"
+    return f"{subtask}-s{corpus_seed}-{tag}{index:06d}"
 
 
 @dataclass
@@ -93,20 +101,21 @@ class CorpusBuilder:
     def setup(self) -> None:
         if self._store is not None:
             return
-        directory = self.cfg.catalog.directory
+        directory, split = self.cfg.catalog.directory, self.cfg.catalog.split
         full = load_catalogs(directory)
-        catalog, missing = full.filter_installed()
+        catalog, missing = full.in_split(split).filter_installed()
         self.missing_clips = len(missing)
         if not len(catalog):
-            raise StageError(f"none of the {len(full)} catalogued clips is installed; "
-                             "run `make setup` (it installs the recording packages)")
-        rirs = [entry for entry in load_rirs(directory) if is_installed(entry)]
+            raise StageError(f"none of the {len(full)} catalogued clips ({split} split) is "
+                             "installed; run `make setup` (it installs the recording packages)")
+        rirs = [entry for entry in load_rirs(directory)
+                if entry.split == split and is_installed(entry)]
         self._store = CatalogClipStore(catalog, rirs, self.cfg, self.quarantine,
                                        generated=utterance_store(self.cfg))
         keep_noise_in(ContentStore(self.cfg.cache.directory, "noise"))
         self._grammar = load_grammar(directory, set(full.classes)).usable(catalog)
         with contextlib.suppress(FileNotFoundError):  # speech subtasks then drop, counted
-            self._texts = load_texts(directory)
+            self._texts = load_texts(directory).in_split(split)
 
     @property
     def store(self) -> CatalogClipStore:
@@ -144,12 +153,13 @@ class CorpusBuilder:
 
     def plan(self, subtask: Subtask, index: int, corpus_seed: int, attempt: int
              ) -> ScenePlan | Drop | Retry:
-        seed = stream_seed(corpus_seed, subtask.name, index, attempt)
+        split = self.cfg.catalog.split
+        seed = stream_seed(corpus_seed, subtask.name, index, attempt, split)
+        sid = stream_id(subtask.name, corpus_seed, index, split)
         if self.planner is not None and subtask.brief is not None:
-            return self.planner.plan(subtask.brief, stream_id(subtask.name, corpus_seed, index),
-                                     seed)
+            return self.planner.plan(subtask.brief, sid, seed)
         context = PlanContext(
-            stream_id=stream_id(subtask.name, corpus_seed, index), seed=seed,
+            stream_id=sid, seed=seed,
             rng=np.random.default_rng([seed, 0]), grammar=self.grammar,
             catalog=self.store.catalog, texts=self._texts,
             voices=self.speech.voices if subtask.speech else {},

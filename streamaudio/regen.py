@@ -190,7 +190,7 @@ def _staged_failures(
         if meta.get(key) != value
     ]
     allowed = {
-        stream_id(subtask.name, target.seed, index)
+        stream_id(subtask.name, target.seed, index, cfg.catalog.split)
         for index in range(target.first_stream, target.total_streams)
     }
     ids = read_rows(path, ["stream_id"]).column("stream_id").to_pylist()

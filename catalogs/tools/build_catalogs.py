@@ -37,6 +37,8 @@ import numpy as np
 import soundfile as sf
 import yaml
 
+from streamaudio.split import split_rows
+
 CATALOG_DIR = Path(__file__).resolve().parent.parent
 CLIPS_DIR = CATALOG_DIR / "clips"
 RIRS_FILE = CATALOG_DIR / "rirs.jsonl"
@@ -55,6 +57,7 @@ KEYS = (
     "channels",
     "license",
     "loopable",
+    "split",
 )
 MIN_S, MAX_S = 0.1, 120.0
 AUDIO_SUFFIXES = (".wav", ".ogg", ".oga", ".mp3", ".flac", ".opus")
@@ -1812,9 +1815,17 @@ def main(argv: list[str] | None = None) -> int:
                 path = str(row["path"])
                 if path not in kept and not (root / path).exists():
                     report.warn(f"{path} (catalogued before) is not installed; skipped")
+        had = {str(row["id"]): row["split"] for row in previous if "split" in row}
+        rows = [row | {"split": had[str(row["id"])]} if str(row["id"]) in had else row
+                for row in rows]  # a clip keeps its split; new ones get one below
         catalogs[source.name] = rows
-        outputs[out] = render_jsonl(rows)
         report.written[source.name] = len(rows)
+    paths = {source.name: catalog_path(source) for source in SOURCES}
+    split = split_rows({paths[name]: rows for name, rows in catalogs.items()},
+                       {RIRS_FILE: "file:rirs.jsonl"})
+    for name in catalogs:
+        catalogs[name] = split[paths[name]]
+        outputs[paths[name]] = render_jsonl(catalogs[name])
     if README_FILE.exists():
         text = README_FILE.read_text()
         if GEN_BEGIN in text and GEN_END in text:

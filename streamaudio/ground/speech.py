@@ -58,14 +58,17 @@ class SpeechGrounder:
 
     @cached_property
     def voices(self) -> dict[str, tuple[VoicePlan, ...]]:
-        """Voices per language that the plan may choose from (empty where none)."""
+        """Voices per language that the plan may choose from (empty where none). A train
+        corpus never speaks with speech.heldout_voices; a held-out corpus uses them all."""
+        held = set(self.cfg.speech.heldout_voices) if self.cfg.catalog.split == "train" else set()
         found: dict[str, tuple[VoicePlan, ...]] = {}
         for language in LANGUAGES:
             try:
                 pairs = self.registry.voices_for(language)
             except SpeechUnavailable:
                 pairs = []
-            found[language] = tuple(VoicePlan(backend=b, voice=v) for b, v in pairs)
+            found[language] = tuple(VoicePlan(backend=b, voice=v) for b, v in pairs
+                                    if f"{b}:{v}" not in held)
         return found
 
     def _voice_order(self, event: EventPlan, rng: np.random.Generator) -> list[VoiceSpec]:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from streamaudio.schema import Emotion
+from streamaudio.split import QUARANTINE_SUFFIX, Split
 from streamaudio.stage import StageError
 
 SourceKind = Literal["deb", "pypi", "local"]
@@ -25,7 +26,6 @@ CLIP_ID_PATTERN = r"^[a-z0-9_.-]+/[a-z0-9_/.-]+$"
 CLIPS_SUBDIR = "clips"
 CLASSES_FILE = "sound_classes.yaml"
 RIRS_FILE = "rirs.jsonl"
-QUARANTINE_SUFFIX = ".quarantine.jsonl"  # ingestion's report beside a catalog, not a catalog
 
 
 class CatalogError(StageError):
@@ -52,6 +52,7 @@ class ClipEntry(BaseModel):
     channels: int = Field(gt=0)
     license: str = Field(min_length=1)
     loopable: bool = False
+    split: Split = "train"  # streamaudio/split.py: written into every catalog line
 
     @model_validator(mode="after")
     def _paths(self) -> ClipEntry:
@@ -167,6 +168,10 @@ class Catalog:
         )
 
     resolve_path = staticmethod(resolve_path)
+
+    def in_split(self, split: Split) -> Catalog:
+        """The clips of one split (`streamaudio build --split`), with every class."""
+        return Catalog(tuple(e for e in self.entries if e.split == split), self.classes)
 
     def filter_installed(self) -> tuple[Catalog, list[ClipEntry]]:
         """(catalog of clips whose file exists, clips whose package is not installed)."""

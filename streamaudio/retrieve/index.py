@@ -53,7 +53,10 @@ def catalog_content_hash(catalog: Catalog) -> str:
 
 
 def index_directory(cfg: Config) -> Path:
-    return cfg.retrieval.index_dir or cfg.catalog.directory / ".index"
+    """Where the clip index of the build's split lives: one directory per split, so
+    building train and held-out corpora in turn does not rebuild each other's index."""
+    base = cfg.retrieval.index_dir or cfg.catalog.directory / ".index"
+    return base if cfg.catalog.split == "train" else base / cfg.catalog.split
 
 
 def installed_ids(catalog: Catalog) -> frozenset[str]:

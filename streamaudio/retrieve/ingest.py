@@ -19,6 +19,7 @@ from streamaudio.config import Config
 from streamaudio.retrieve.audio_io import decode_audio_file
 from streamaudio.retrieve.catalog import QUARANTINE_SUFFIX, ClipEntry, load_sound_classes
 from streamaudio.retrieve.quarantine import Quarantine
+from streamaudio.split import assign_splits
 from streamaudio.stage import Drop
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".opus", ".aif", ".aiff"})
@@ -132,6 +133,11 @@ def ingest_directory(
         if cls not in classes:
             new_classes[cls] = new_classes.get(cls, 0) + 1
 
+    by_class: dict[str, list[str]] = {}
+    for entry in entries:
+        by_class.setdefault(entry.sound_class, []).append(entry.id)
+    splits = assign_splits(by_class)  # stratified by class within this catalog
+    entries = [entry.model_copy(update={"split": splits[entry.id]}) for entry in entries]
     write_text_atomic(out, "".join(entry.to_json_line() + "\n" for entry in entries))
     quarantine.write(quarantine_out)
     return IngestReport(

@@ -11,6 +11,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from streamaudio.schema import Emotion
+from streamaudio.split import Split
 from streamaudio.stage import StageError
 
 TEXT_DIR = "text"
@@ -20,16 +21,21 @@ class _Row(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class QaPair(_Row):
+class _CatalogRow(_Row):
+    """A row of a text catalog: an id, and the split it belongs to (streamaudio/split.py)."""
+
     id: str
+    split: Split = "train"
+
+
+class QaPair(_CatalogRow):
     topic: str
     question: str = Field(min_length=1)
     answer: str = Field(min_length=1)
     emotion: Emotion
 
 
-class ParallelPair(_Row):
-    id: str
+class ParallelPair(_CatalogRow):
     domain: str
     en: str = Field(min_length=1)
     zh: str = Field(min_length=1)
@@ -37,8 +43,7 @@ class ParallelPair(_Row):
     order: int | None = None
 
 
-class AsrPassage(_Row):
-    id: str
+class AsrPassage(_CatalogRow):
     style: str
     sentences: list[str] = Field(min_length=1)
 
@@ -49,28 +54,25 @@ class ChatExchange(_Row):
     emotion: Emotion
 
 
-class Conversation(_Row):
+class Conversation(_CatalogRow):
     """One user's consecutive turns on a topic, each answered before the next."""
 
-    id: str
     topic: str
     exchanges: list[ChatExchange] = Field(min_length=3)
 
 
-class HistoryFact(_Row):
+class HistoryFact(_CatalogRow):
     """A fact the user states, and a later question whose answer is that fact."""
 
-    id: str
     statement: str = Field(min_length=1)
     acknowledgement: str = Field(min_length=1)  # the response to the statement
     question: str = Field(min_length=1)
     answer: str = Field(min_length=1)
 
 
-class NameMessage(_Row):
+class NameMessage(_CatalogRow):
     """An utterance addressed to the listener by name, and its one-sentence summary."""
 
-    id: str
     message: str = Field(pattern=r"\{name\}")  # "{name}" is replaced by the user's name
     summary: str = Field(min_length=1)
 
@@ -81,10 +83,9 @@ class DialogueLine(_Row):
     zh: str = Field(min_length=1)
 
 
-class Dialogue(_Row):
+class Dialogue(_CatalogRow):
     """People talking in turns, with a Chinese translation of every line."""
 
-    id: str
     domain: str
     lines: list[DialogueLine] = Field(min_length=2)
 
@@ -115,6 +116,12 @@ class TextCatalog:
     history: tuple[HistoryFact, ...] = ()
     name_messages: tuple[NameMessage, ...] = ()
     dialogues: tuple[Dialogue, ...] = ()
+
+    def in_split(self, split: Split) -> TextCatalog:
+        """The rows of one split (`streamaudio build --split`)."""
+        return TextCatalog(*(tuple(row for row in rows if row.split == split)
+                             for rows in (self.qa, self.en_zh, self.asr, self.conversations,
+                                          self.history, self.name_messages, self.dialogues)))
 
     def passages(self) -> list[list[ParallelPair]]:
         """Parallel sentences grouped: a passage's sentences in order, or one

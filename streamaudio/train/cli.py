@@ -139,6 +139,68 @@ def evaluate_command(
                   f"-> {target}")
 
 
+def _verdict(value: bool | None) -> str:
+    return "-" if value is None else ("ok" if value else "MISS")
+
+
+def learn_command(
+    out: Annotated[Path, typer.Option(help="Directory for both corpora, the checkpoint and "
+                                      "learn-report.json / .png.")] = Path("learn"),
+    train_streams: Annotated[int, typer.Option(help="Streams of the training corpus "
+                                               "(the paper's mixture).")] = 192,
+    heldout_streams: Annotated[int, typer.Option(help="Streams of the held-out corpus.")
+                               ] = 96,
+    seed: Annotated[int, typer.Option(help="Training corpus seed (held-out: seed + 1).")] = 0,
+    stage: Annotated[int, typer.Option(help="Training stage (3: streaming SFT, all "
+                                       "parameters).")] = 3,
+    max_minutes: Annotated[float, typer.Option(help="Training time.")] = 10.0,
+    max_steps: Annotated[int | None, typer.Option(help="Stop training after this many "
+                                                  "steps (also).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Build processes [default: the cores "
+                                                "this process may use].")] = None,
+    build_set: Annotated[list[str] | None, typer.Option(
+        "--build-set", help="Override a corpus config key for both corpora, e.g. "
+        "--build-set tfjp.enabled=false")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a train config key, e.g. --set control_weight=3")] = None,
+    subtask: Annotated[list[str] | None, typer.Option(
+        help="Build only these subtasks (repeat); none: the paper's mixture.")] = None,
+) -> None:
+    """Build a training and a held-out corpus (disjoint clips and sentences), train the
+    reference model for --max-minutes, evaluate on the held-out corpus beside two baselines
+    and write learn-report.json and learn-report.png."""
+    from streamaudio.corpus import usable_cores
+    from streamaudio.stage import StageError
+    from streamaudio.train.learn import REPORT_FILE, LearnSettings, learn
+    from streamaudio.train.metrics import comparison_table
+
+    settings = LearnSettings(
+        out=out, train_streams=train_streams, heldout_streams=heldout_streams, seed=seed,
+        heldout_seed=seed + 1, stage=stage, max_minutes=max_minutes, max_steps=max_steps,
+        workers=workers or usable_cores(), build_overrides=tuple(build_set or ()),
+        train_overrides=tuple(set_ or ()), subtasks=tuple(subtask or ()))
+    try:
+        result = learn(settings, say=lambda text: console.print(f"[bold]{text}[/]"))
+    except (ValueError, OSError, StageError) as error:
+        errors.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from error
+    console.print(comparison_table(result.evaluation.reports))
+    console.print("targets on held-out streams (%): hit (in the chunk or one late) >= 90, "
+                  "false triggers <= 2 of verified-silent chunks; | better than each baseline")
+    for name, row in result.report["groups"].items():
+        hits, false = row["hit_or_late"], row["false_trigger_verified_silent"]
+        beats = ", ".join(f"{b} {_verdict(v)}" for b, v in row["beats_baselines"].items())
+        console.print(
+            f"{name[:22]:22s} hit {'  -  ' if hits is None else f'{100 * hits:5.1f}'} "
+            f"{_verdict(row['meets']['hit_or_late']):4s} v.silent "
+            f"{'  -  ' if false is None else f'{100 * false:5.1f}'} "
+            f"{_verdict(row['meets']['false_trigger_verified_silent']):4s} | {beats}",
+            soft_wrap=True)
+    walls = ", ".join(f"{k} {v:.0f} s" for k, v in result.wall_seconds.items())
+    console.print(f"wall times: {walls}; report -> {out / REPORT_FILE}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("train")(train_command)
     app.command("evaluate")(evaluate_command)
+    app.command("learn")(learn_command)

@@ -37,6 +37,7 @@ KEYS = {
     "channels",
     "license",
     "loopable",
+    "split",
 }
 DOMAINS = {"daily_living", "human_signals", "equipment", "nature_environment", "traffic", "music"}
 ID_RE = re.compile(r"^[a-z0-9_.-]+/[a-z0-9_/.-]+$")

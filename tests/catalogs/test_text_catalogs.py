@@ -139,7 +139,7 @@ def speakable(text: str) -> None:
 
 def test_qa_keys_and_ids(qa: list[dict[str, Any]]) -> None:
     for row in qa:
-        assert set(row) == {"id", "topic", "question", "answer", "emotion"}, row
+        assert set(row) == {"id", "split", "topic", "question", "answer", "emotion"}, row
         assert all(isinstance(v, str) for v in row.values()), row
     check_ids(qa, r"qa-\d{4}")
 
@@ -188,7 +188,7 @@ def test_qa_questions_unique_and_varied(qa: list[dict[str, Any]]) -> None:
 
 def test_en_zh_keys_and_ids(en_zh: list[dict[str, Any]]) -> None:
     for row in en_zh:
-        base = {"id", "domain", "en", "zh"}
+        base = {"id", "split", "domain", "en", "zh"}
         assert set(row) in (base, base | {"passage", "order"}), row
         assert row["domain"] in EN_ZH_DOMAINS, row
     check_ids(en_zh, r"enzh-\d{4}")
@@ -249,7 +249,7 @@ def test_en_zh_passages(en_zh: list[dict[str, Any]]) -> None:
 
 def test_asr_keys_and_ids(asr: list[dict[str, Any]]) -> None:
     for row in asr:
-        assert set(row) == {"id", "style", "sentences"}, row
+        assert set(row) == {"id", "split", "style", "sentences"}, row
         assert row["style"] in ASR_STYLES, row
         assert isinstance(row["sentences"], list), row
     check_ids(asr, r"asr-\d{4}")
@@ -307,7 +307,7 @@ def conversations() -> list[dict[str, Any]]:
 
 def test_conversation_keys_ids_and_counts(conversations: list[dict[str, Any]]) -> None:
     for row in conversations:
-        assert set(row) == {"id", "topic", "exchanges"}, row
+        assert set(row) == {"id", "split", "topic", "exchanges"}, row
         assert row["topic"] in CONVERSATION_TOPICS, row
         for exchange in row["exchanges"]:
             assert set(exchange) == {"user", "assistant", "emotion"}, row["id"]
@@ -350,7 +350,8 @@ def history() -> list[dict[str, Any]]:
 
 def test_history_keys_ids_and_counts(history: list[dict[str, Any]]) -> None:
     for row in history:
-        assert set(row) == {"id", "statement", "acknowledgement", "question", "answer"}, row
+        keys = {"id", "split", "statement", "acknowledgement", "question", "answer"}
+        assert set(row) == keys, row
         assert all(isinstance(v, str) for v in row.values()), row
     check_ids(history, r"hist-\d{4}")
     assert len(history) >= 60
@@ -386,7 +387,7 @@ def name_messages() -> list[dict[str, Any]]:
 
 def test_name_message_keys_ids_and_counts(name_messages: list[dict[str, Any]]) -> None:
     for row in name_messages:
-        assert set(row) == {"id", "message", "summary"}, row
+        assert set(row) == {"id", "split", "message", "summary"}, row
     check_ids(name_messages, r"name-\d{4}")
     assert len(name_messages) >= 60
     texts = [row["message"].lower() for row in name_messages]

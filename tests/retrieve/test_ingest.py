@@ -172,3 +172,25 @@ def test_unusable_arguments_raise(tmp_path: Path, cfg: Config) -> None:
 
 def classes_path(cfg: Config) -> Path:
     return cfg.catalog.directory / "sound_classes.yaml"
+
+
+def test_ingested_clips_get_a_split_stratified_by_class(tmp_path: Path, cfg: Config) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    lines = []
+    for index in range(6):
+        sf.write(folder / f"bark{index}.wav", tone(SR, 0.5), SR)
+        lines.append(json.dumps({"path": f"bark{index}.wav", "sound_class": "dog_bark"}))
+    sf.write(folder / "rain.wav", tone(SR, 0.5), SR)
+    lines.append(json.dumps({"path": "rain.wav", "sound_class": "rain"}))
+    (folder / "meta.jsonl").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "mine.jsonl"
+    ingest_directory(folder, folder / "meta.jsonl", out, "mine", cfg)
+    entries = {e.id: e for _, e in read_clip_lines(out)}
+    barks = [e.split for e in entries.values() if e.sound_class == "dog_bark"]
+    assert sorted(barks) == ["heldout"] + ["train"] * 5  # 20 % of six, at least one
+    assert entries["mine/rain"].split == "train"  # a class of one stays in train
+    assert '"split": "heldout"' in out.read_text()  # the split is written, it is data
+    again = tmp_path / "again.jsonl"
+    ingest_directory(folder, folder / "meta.jsonl", again, "mine", cfg)
+    assert out.read_text() == again.read_text()  # the same on every run
