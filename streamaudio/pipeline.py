@@ -28,11 +28,13 @@ from streamaudio.ground.speech import SpeechGrounder, utterance_store
 from streamaudio.ground.store import CatalogClipStore
 from streamaudio.plan.grammar import SceneGrammar, load_grammar
 from streamaudio.plan.llm import LlmPlanner, make_planner
+from streamaudio.plan.random_scene import random_bed_setting, scramble_scene
 from streamaudio.retrieve.catalog import is_installed, load_catalogs, load_rirs
 from streamaudio.retrieve.quarantine import Quarantine
 from streamaudio.schema import ChunkLabels, GroundedPlan, ScenePlan, Stream
 from streamaudio.shards.progress import ShardRequest, shard_is_done, shard_streams, write_record
 from streamaudio.shards.writer import shard_path, stream_to_row, write_shard
+from streamaudio.speech.audible import foreground_speech, masked, with_mix_evidence
 from streamaudio.split import Split
 from streamaudio.stage import Drop, Retry, StageError
 from streamaudio.tasks.registry import PlanContext, Subtask
@@ -168,8 +170,11 @@ class CorpusBuilder:
         built = subtask.build(context)
         if isinstance(built, Drop | Retry):
             return built
-        return apply_silence(built, subtask.negatives, subtask.stretches, self.cfg.silence,
-                             self.grammar, self.store.catalog)
+        scene = apply_silence(built, subtask.negatives, subtask.stretches, self.cfg.silence,
+                              self.grammar, self.store.catalog)
+        if self.cfg.planner.mode == "random":
+            return scramble_scene(scene, self.store.catalog)
+        return scene
 
     def unavailable(self, subtask: Subtask) -> str | None:
         """Why this subtask cannot be built with this configuration (None: it can)."""
@@ -185,7 +190,9 @@ class CorpusBuilder:
     def _ground(self, scene: ScenePlan, stats: Counter[str] | None
                 ) -> tuple[GroundedPlan, ChunkLabels] | Drop | Retry:
         speech = self.speech if any(e.kind == "speech" for e in scene.events) else None
-        beds = bed_classes(scene.setting, self.grammar, self.store.catalog, self.retriever)
+        setting = (random_bed_setting(scene, self.grammar) if self.cfg.planner.mode == "random"
+                   else scene.setting)
+        beds = bed_classes(setting, self.grammar, self.store.catalog, self.retriever)
         return ground_scene_labelled(scene, beds, self.store, self.cfg, speech, stats,
                                      self.retriever)
 
@@ -206,6 +213,18 @@ class CorpusBuilder:
                       chunk_ms=audio_cfg.chunk_ms, clip_guard_scale=scale,
                       config_hash=self.cfg.hash())
 
+    def hear_mix(self, subtask: Subtask, stream: Stream, clock: _StageClock | None = None
+                 ) -> Stream | Retry:
+        """speech.mix_check: the stream with each foreground utterance's WER heard from the
+        mix in its evidence, or (enforce) a Retry when the mix masks one (speech/audible.py)."""
+        mode = self.cfg.speech.mix_check
+        if mode == "skip" or not foreground_speech(stream):
+            return stream
+        with (clock or _StageClock(Counter()))("mix check"):
+            heard = self.speech.hear_in_mix(stream, subtask.name)
+        retry = masked(heard) if mode == "enforce" else None
+        return retry if retry is not None else with_mix_evidence(stream, heard)
+
     def build_stream(self, subtask: Subtask, index: int, corpus_seed: int,
                      drops: Counter[str], grounding: Counter[str] | None = None,
                      seconds: Counter[str] | None = None) -> Stream | Drop:
@@ -224,7 +243,13 @@ class CorpusBuilder:
                 last = grounded
                 continue
             with clock("render"):
-                return self.render(*grounded)
+                stream = self.render(*grounded)
+            heard = self.hear_mix(subtask, stream, clock)
+            if isinstance(heard, Retry):
+                drops[f"attempt:{heard.reason}"] += 1
+                last = heard
+                continue
+            return heard
         drops[f"stream:{last.reason}"] += 1
         return Drop(last.reason, last.detail)
 

@@ -29,7 +29,7 @@ INTEGRATION = ("flows/", "notebooks/", "test_real_catalogs.py", "test_corpus_rem
                "test_benchmarks.py", "test_cache_concurrency.py", "train/test_cli.py")
 SLOW = ("speech/test_roundtrip.py", "speech/test_asr.py", "test_regen.py",
         "train/test_encoders.py", "test_corpus.py::test_worker_processes",
-        "test_split_corpora.py")
+        "test_split_corpora.py", "speech/test_audible.py")
 REPO_CATALOGS = Path(__file__).resolve().parents[1] / "catalogs"
 
 CLASSES = {

@@ -14,9 +14,10 @@ from streamaudio.ground.measures import NAMESPACE as MEASURES_NAMESPACE
 from streamaudio.ground.measures import ClipMeasurements
 from streamaudio.ground.store import GENERATED_PREFIX
 from streamaudio.ground.types import ProcessedClip, SpokenClip
-from streamaudio.schema import ClipRef, EventPlan, VoicePlan, WordSpan
+from streamaudio.schema import ClipRef, EventPlan, Stream, VoicePlan, WordSpan
 from streamaudio.speech.align import align_reference
 from streamaudio.speech.asr import WhisperAsr, audio_digest, first_pass_asr
+from streamaudio.speech.audible import MixHearing, hear_in_mix
 from streamaudio.speech.rewrite import make_rewriter
 from streamaudio.speech.roundtrip import Rewriter, SpeechStores, speak
 from streamaudio.speech.tts import TtsRegistry
@@ -88,6 +89,10 @@ class SpeechGrounder:
         others += [VoiceSpec(planned.backend, planned.voice, speed, event.language)
                    for speed in speeds if speed != planned.speed]
         return [planned, *others]
+
+    def hear_in_mix(self, stream: Stream, subtask: str) -> list[MixHearing]:
+        """Each foreground utterance heard again from the rendered stream."""
+        return hear_in_mix(stream, subtask, self.asr, self.first_pass, self.stores.asr, self.cfg)
 
     def _tfjp(self, audio: np.ndarray) -> np.ndarray:
         measured = self.measures.get(audio_digest(audio, self.cfg.audio.sample_rate), audio,

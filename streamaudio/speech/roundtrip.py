@@ -116,8 +116,7 @@ def speak(
         raise SpeechUnavailable(f"no voice given for language {language!r}")
     log: list[dict[str, Any]] = []
     try:
-        models = [asr] if first_pass is None or not _hears(first_pass, language) else [
-            first_pass, asr]
+        models = hearing_models(asr, first_pass, language)
         return _speak(text, language, voices, tts, models, stores, cfg, rewriter, process, log)
     finally:
         if evidence is not None:
@@ -129,15 +128,24 @@ def _hears(model: AsrModel, language: str) -> bool:
     return True if hears is None else bool(hears(language))
 
 
-def _hear(text: str, audio: np.ndarray, rate: int, language: str, models: list[AsrModel],
-          stores: SpeechStores, cfg: Config, entry: dict[str, Any]) -> tuple[Transcript, float]:
-    """The first model's transcript within the threshold, else the last model's. A
-    first pass that missed leaves its WER in `entry`."""
+def hearing_models(asr: AsrModel, first_pass: AsrModel | None, language: str
+                   ) -> list[AsrModel]:
+    """The models that hear `language`, in order: the first pass (if it hears it), then `asr`."""
+    return [asr] if first_pass is None or not _hears(first_pass, language) else [
+        first_pass, asr]
+
+
+def hear(text: str, audio: np.ndarray, rate: int, language: str, models: list[AsrModel],
+         store: ContentStore, max_wer: float, entry: dict[str, Any]
+         ) -> tuple[Transcript, float]:
+    """The first model's transcript within `max_wer`, else the last model's. A first
+    pass that missed leaves its WER in `entry`; with several models, `entry["asr"]`
+    names the one that was kept."""
     for index, model in enumerate(models):
         with timed("asr"):
-            transcript = transcribe_cached(model, audio, rate, language, stores.asr)
+            transcript = transcribe_cached(model, audio, rate, language, store)
         wer = word_error_rate(text, transcript.text, language)
-        if wer <= cfg.speech.max_wer or index == len(models) - 1:
+        if wer <= max_wer or index == len(models) - 1:
             if len(models) > 1:
                 entry["asr"] = model.version()
             return transcript, wer
@@ -173,7 +181,8 @@ def _speak(
             audio = _at_rate(synthesis, rate)
             if process is not None:
                 audio = np.asarray(process(audio), dtype=np.float32)
-            transcript, wer = _hear(current, audio, rate, language, models, stores, cfg, entry)
+            transcript, wer = hear(current, audio, rate, language, models, stores.asr,
+                                   cfg.speech.max_wer, entry)
             entry |= {"wer": round(wer, 4), "hypothesis": transcript.text[:_HYPOTHESIS_CHARS]}
             if best is None or wer < best["wer"]:
                 best = entry

@@ -200,7 +200,75 @@ def learn_command(
     console.print(f"wall times: {walls}; report -> {out / REPORT_FILE}")
 
 
+def _percent_cell(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def ablation_command(
+    out: Annotated[Path, typer.Option(help="Directory for the corpora, checkpoints and "
+                                      "ablation-report.json (shares make learn's held-out "
+                                      "and training corpora when it is the same).")
+                   ] = Path("learn"),
+    train_streams: Annotated[int, typer.Option(help="Streams of each training corpus.")] = 192,
+    heldout_streams: Annotated[int, typer.Option(help="Streams of the held-out corpus.")
+                               ] = 96,
+    seed: Annotated[int, typer.Option(help="Training corpus seed (held-out: seed + 1).")] = 0,
+    stage: Annotated[int, typer.Option(help="Training stage.")] = 3,
+    max_minutes: Annotated[float, typer.Option(help="Training time per variant.")] = 10.0,
+    max_steps: Annotated[int | None, typer.Option(help="Stop each training after this many "
+                                                  "steps (also).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Build processes.")] = None,
+    build_set: Annotated[list[str] | None, typer.Option(
+        "--build-set", help="Override a corpus config key for every corpus.")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a train config key for every variant.")] = None,
+    variant: Annotated[list[str] | None, typer.Option(
+        help="Run only the variants whose name contains this (repeat).")] = None,
+    subtask: Annotated[list[str] | None, typer.Option(
+        help="Build only these subtasks (repeat); none: the paper's mixture.")] = None,
+) -> None:
+    """The paper's ablations in direction: without TFJP, without event selection, without
+    verified silence, and λ = 0.1 / 1 / 3, each trained for the same time on a corpus of the
+    same seed and size, all evaluated on one held-out corpus."""
+    from streamaudio.config import CatalogConfig
+    from streamaudio.corpus import usable_cores
+    from streamaudio.stage import StageError
+    from streamaudio.train.ablation import REPORT_FILE, paper_variants, run_ablation
+    from streamaudio.train.learn import LearnSettings
+
+    settings = LearnSettings(
+        out=out, train_streams=train_streams, heldout_streams=heldout_streams, seed=seed,
+        heldout_seed=seed + 1, stage=stage, max_minutes=max_minutes, max_steps=max_steps,
+        workers=workers or usable_cores(), build_overrides=tuple(build_set or ()),
+        train_overrides=tuple(set_ or ()), subtasks=tuple(subtask or ()))
+    catalog_dir = CatalogConfig().directory
+    for item in build_set or ():
+        if item.startswith("catalog.directory="):
+            catalog_dir = Path(item.split("=", 1)[1])
+    variants = [v for v in paper_variants(catalog_dir)
+                if not variant or any(part in v.name for part in variant)]
+    if not variants:
+        errors.print(f"[red]error:[/] no variant matches {variant}")
+        raise typer.Exit(2)
+    try:
+        report = run_ablation(settings, variants,
+                              say=lambda text: console.print(f"[bold]{text}[/]"))
+    except (ValueError, OSError, StageError) as error:
+        errors.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from error
+    console.print(f"{'variant':26s} {'steps':>5s} {'hit≤1':>6s} {'false':>6s} {'v.sil.':>6s} "
+                  f"{'tok acc':>7s}  paper")
+    for row in report["variants"]:
+        console.print(
+            f"{row['variant'][:26]:26s} {row['steps']:5d} {_percent_cell(row['hit_or_late']):>6s}"
+            f" {_percent_cell(row['false_trigger']):>6s}"
+            f" {_percent_cell(row['false_trigger_verified_silent']):>6s}"
+            f" {_percent_cell(row['text_token_accuracy']):>7s}  {row['paper']}", soft_wrap=True)
+    console.print(f"% on held-out streams -> {out / REPORT_FILE}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("train")(train_command)
     app.command("evaluate")(evaluate_command)
     app.command("learn")(learn_command)
+    app.command("ablation")(ablation_command)

@@ -41,6 +41,7 @@ class LearnSettings:
     build_overrides: tuple[str, ...] = ()  # `streamaudio build --set ...` for both corpora
     train_overrides: tuple[str, ...] = ()  # `streamaudio train --set ...`
     subtasks: tuple[str, ...] = ()  # none: the paper's mixture
+    leave_out: tuple[str, ...] = ()  # subtasks the training mixture is made without
 
     @property
     def train_corpus(self) -> Path:
@@ -62,12 +63,16 @@ class LearnResult:
     wall_seconds: dict[str, float] = field(default_factory=dict)
 
 
-def build_split(settings: LearnSettings, split: Split, streams: int, seed: int,
-                out: Path) -> dict[str, Any]:
-    """Build (or resume) one corpus of `split`; its manifest totals and wall time."""
-    cfg = load_config(overrides=[*settings.build_overrides, f"catalog.split={split}"])
+def build_split(settings: LearnSettings, split: Split, streams: int, seed: int, out: Path,
+                build_overrides: tuple[str, ...] | None = None,
+                leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Build (or resume) one corpus of `split` (with `build_overrides`, default the
+    settings'); its manifest totals and wall time."""
+    overrides = settings.build_overrides if build_overrides is None else build_overrides
+    cfg = load_config(overrides=[*overrides, f"catalog.split={split}"])
     builder = CorpusBuilder(cfg)
-    selection = select_subtasks(cfg, builder, list(settings.subtasks) or None, streams)
+    selection = select_subtasks(cfg, builder, list(settings.subtasks) or None, streams,
+                                leave_out)
     started = time.monotonic()
     report = build_corpus(out, selection.subtasks, selection.counts, seed, cfg,
                           builder=builder, skipped=selection.skipped,
@@ -75,8 +80,38 @@ def build_split(settings: LearnSettings, split: Split, streams: int, seed: int,
     totals = report.manifest["totals"]
     return {"split": split, "seed": seed, "streams": totals["streams"],
             "hours": totals["hours"], "verified_silent_share": totals["verified_silent_share"],
-            "drops": totals["drops"], "wall_seconds": round(time.monotonic() - started, 1),
+            "drops": totals["drops"], "overrides": list(overrides),
+            "left_out": list(leave_out), "wall_seconds": round(time.monotonic() - started, 1),
             "path": str(out)}
+
+
+def train_and_evaluate(settings: LearnSettings, train_overrides: tuple[str, ...],
+                       train_corpus: Path, heldout_corpus: Path, checkpoint: Path
+                       ) -> tuple[Any, Any, Any, dict[str, float]]:
+    """Train afresh into `checkpoint` for the settings' time, then evaluate on the held-out
+    corpus: (train config, TrainResult, Evaluation, wall seconds of both)."""
+    from streamaudio.train.config import load_train_config
+    from streamaudio.train.evaluate import evaluate, write_evaluation
+    from streamaudio.train.trainer import train
+
+    tcfg = load_train_config(None, list(train_overrides))
+    if checkpoint.exists():  # each run trains afresh: the time budget is the test
+        shutil.rmtree(checkpoint)
+    started = time.monotonic()
+    trained = train(tcfg, str(train_corpus), settings.stage, checkpoint,
+                    max_minutes=settings.max_minutes, max_steps=settings.max_steps)
+    walls = {"train": round(time.monotonic() - started, 1)}
+    started = time.monotonic()
+    evaluation = evaluate(checkpoint, heldout_corpus)
+    walls["evaluate"] = round(time.monotonic() - started, 1)
+    write_evaluation(evaluation, checkpoint / "evaluation.json")
+    return tcfg, trained, evaluation, walls
+
+
+def curve(trained: Any) -> list[dict[str, float]]:
+    return [{"step": log.step, "loss": log.loss, "text_loss": log.text_loss,
+             "control_loss": log.control_loss, "control_accuracy": log.control_accuracy,
+             "elapsed_s": round(log.elapsed_s, 1)} for log in trained.logs]
 
 
 def _meets(value: float | None, rule: tuple[str, float]) -> bool | None:
@@ -163,34 +198,26 @@ def plot_report(report: dict[str, Any], path: Path) -> None:
 def learn(settings: LearnSettings, say: Callable[[str], None] = print) -> LearnResult:
     """Build both corpora, train, evaluate on the held-out one, write the report and plot."""
     from streamaudio.train.config import load_train_config
-    from streamaudio.train.evaluate import evaluate, write_evaluation
-    from streamaudio.train.trainer import train
 
     settings.out.mkdir(parents=True, exist_ok=True)
-    tcfg = load_train_config(None, list(settings.train_overrides))  # bad keys fail first
+    load_train_config(None, list(settings.train_overrides))  # bad keys fail before building
     walls: dict[str, float] = {}
     builds = {}
-    for split, streams, seed, path in (
-            ("train", settings.train_streams, settings.seed, settings.train_corpus),
+    for split, streams, seed, path, leave_out in (
+            ("train", settings.train_streams, settings.seed, settings.train_corpus,
+             settings.leave_out),
             ("heldout", settings.heldout_streams, settings.heldout_seed,
-             settings.heldout_corpus)):
+             settings.heldout_corpus, ())):
         say(f"building the {split} corpus: {streams} streams, seed {seed} -> {path}")
-        builds[split] = build_split(settings, split, streams, seed, path)  # type: ignore[arg-type]
+        builds[split] = build_split(settings, split, streams, seed, path,  # type: ignore[arg-type]
+                                    leave_out=leave_out)
         walls[f"build_{split}"] = builds[split]["wall_seconds"]
-    if settings.checkpoint.exists():  # each run trains afresh: the time budget is the test
-        shutil.rmtree(settings.checkpoint)
     say(f"training stage {settings.stage} for {settings.max_minutes} min -> "
-        f"{settings.checkpoint}")
-    started = time.monotonic()
-    trained = train(tcfg, str(settings.train_corpus), settings.stage, settings.checkpoint,
-                    max_minutes=settings.max_minutes, max_steps=settings.max_steps)
-    walls["train"] = round(time.monotonic() - started, 1)
-    say("evaluating on the held-out corpus")
-    started = time.monotonic()
-    evaluation = evaluate(settings.checkpoint, settings.heldout_corpus)
-    walls["evaluate"] = round(time.monotonic() - started, 1)
-    write_evaluation(evaluation, settings.checkpoint / "evaluation.json")
-    rows = summarise(evaluation)
+        f"{settings.checkpoint}, then evaluating on the held-out corpus")
+    tcfg, trained, evaluation, more = train_and_evaluate(
+        settings, settings.train_overrides, settings.train_corpus, settings.heldout_corpus,
+        settings.checkpoint)
+    walls |= more
     report = {
         "settings": {"train_streams": settings.train_streams,
                      "heldout_streams": settings.heldout_streams, "seed": settings.seed,
@@ -201,12 +228,8 @@ def learn(settings: LearnSettings, say: Callable[[str], None] = print) -> LearnR
                      "train_overrides": list(settings.train_overrides)},
         "targets": {name: f"{op} {bound}" for name, (op, bound) in TARGETS.items()},
         "builds": builds,
-        "training": {"steps": trained.steps,
-                     "curve": [{"step": log.step, "loss": log.loss,
-                                "text_loss": log.text_loss, "control_loss": log.control_loss,
-                                "control_accuracy": log.control_accuracy,
-                                "elapsed_s": round(log.elapsed_s, 1)} for log in trained.logs]},
-        "groups": rows,
+        "training": {"steps": trained.steps, "curve": curve(trained)},
+        "groups": summarise(evaluation),
         "evaluation": evaluation.to_dict(),
         "wall_seconds": walls,
     }
