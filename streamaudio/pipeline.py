@@ -221,7 +221,7 @@ class CorpusBuilder:
         if mode == "skip" or not foreground_speech(stream):
             return stream
         with (clock or _StageClock(Counter()))("mix check"):
-            heard = self.speech.hear_in_mix(stream, subtask.name)
+            heard = self.speech.hear_in_mix(stream, subtask.name, self.store)
         retry = masked(heard) if mode == "enforce" else None
         return retry if retry is not None else with_mix_evidence(stream, heard)
 

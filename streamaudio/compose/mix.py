@@ -74,7 +74,8 @@ def _render_bed(
     return take_segment(clips.bed_clip(layer.clip).audio, layer.clip_offset, num_samples, True)
 
 
-def _render_event(event: GroundedEvent, clips: ClipSource, fade_samples: int) -> np.ndarray:
+def render_event(event: GroundedEvent, clips: ClipSource, fade_samples: int) -> np.ndarray:
+    """One event as the mix adds it, before its gain: the placed segment, reverberated, faded."""
     clip = clips.event_clip(event.clip)
     segment = take_segment(clip.audio, event.clip_offset, event.length, event.loop)
     if event.rir is not None:
@@ -92,7 +93,7 @@ def render(
         gain = np.float32(db_to_gain(layer.gain_db))
         mix += _render_bed(layer, plan.num_samples, plan.sample_rate, clips) * gain
     for event in plan.events:
-        segment = _render_event(event, clips, fade_samples)
+        segment = render_event(event, clips, fade_samples)
         mix[event.onset : event.offset] += segment * np.float32(db_to_gain(event.gain_db))
     peak = float(np.max(np.abs(mix)))
     scale = 1.0 if peak <= peak_ceiling else peak_ceiling / peak

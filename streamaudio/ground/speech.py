@@ -9,6 +9,7 @@ from functools import cached_property
 import numpy as np
 
 from streamaudio.cache import ContentStore
+from streamaudio.compose.mix import ClipSource
 from streamaudio.config import Config
 from streamaudio.ground.measures import NAMESPACE as MEASURES_NAMESPACE
 from streamaudio.ground.measures import ClipMeasurements
@@ -90,9 +91,11 @@ class SpeechGrounder:
                    for speed in speeds if speed != planned.speed]
         return [planned, *others]
 
-    def hear_in_mix(self, stream: Stream, subtask: str) -> list[MixHearing]:
-        """Each foreground utterance heard again from the rendered stream."""
-        return hear_in_mix(stream, subtask, self.asr, self.first_pass, self.stores.asr, self.cfg)
+    def hear_in_mix(self, stream: Stream, subtask: str, clips: ClipSource
+                    ) -> list[MixHearing]:
+        """Each foreground utterance measured, and heard again, in the rendered stream."""
+        return hear_in_mix(stream, subtask, self.asr, self.first_pass, self.stores.asr, clips,
+                           self.cfg)
 
     def _tfjp(self, audio: np.ndarray) -> np.ndarray:
         measured = self.measures.get(audio_digest(audio, self.cfg.audio.sample_rate), audio,

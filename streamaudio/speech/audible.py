@@ -14,11 +14,13 @@ from typing import Any
 import numpy as np
 
 from streamaudio.cache import ContentStore
+from streamaudio.compose.mix import ClipSource, render_event
 from streamaudio.config import Config
 from streamaudio.schema import EventPlan, GroundedEvent, Stream
 from streamaudio.speech.roundtrip import hear, hearing_models
 from streamaudio.speech.types import AsrModel
 from streamaudio.stage import Retry
+from streamaudio.units import db_to_gain, seconds_to_samples
 
 TAIL_S = 0.25  # a word's end can run past the placed span's last sample after reverb
 
@@ -26,14 +28,27 @@ TAIL_S = 0.25  # a word's end can run past the placed span's last sample after r
 @dataclass(frozen=True)
 class MixHearing:
     event_id: str
-    wer: float
+    snr_db: float  # the utterance against everything else in its span of the mix
+    wer: float | None  # None: not heard again (its SNR is above speech.mix_hear_below_snr_db)
     threshold: float
-    hypothesis: str
-    asr: str
+    hypothesis: str = ""
+    asr: str = ""
 
     @property
     def masked(self) -> bool:
-        return self.wer > self.threshold
+        return self.wer is not None and self.wer > self.threshold
+
+
+def speech_snr_db(stream: Stream, event: GroundedEvent, clips: ClipSource,
+                  fade_samples: int) -> float:
+    """The utterance's energy in the mix against the rest of the mix over its span: the
+    event rendered alone, at its gain and the clipping guard's scale, is subtracted."""
+    alone = render_event(event, clips, fade_samples) * np.float32(
+        db_to_gain(event.gain_db) * stream.clip_guard_scale)
+    span = stream.audio[event.onset:event.offset].astype(np.float64)
+    rest = span - alone
+    speech = float(np.sum(alone.astype(np.float64) ** 2))
+    return round(10 * np.log10(max(speech, 1e-12) / max(float(np.sum(rest ** 2)), 1e-12)), 2)
 
 
 def mix_threshold(cfg: Config, subtask: str) -> float:
@@ -48,12 +63,19 @@ def foreground_speech(stream: Stream) -> list[tuple[EventPlan, GroundedEvent]]:
 
 
 def hear_in_mix(stream: Stream, subtask: str, asr: AsrModel, first_pass: AsrModel | None,
-                store: ContentStore, cfg: Config) -> list[MixHearing]:
-    """Every foreground utterance of the stream, heard from the mix."""
+                store: ContentStore, clips: ClipSource, cfg: Config) -> list[MixHearing]:
+    """Every foreground utterance of the stream, measured in the mix and (unless it stands
+    clear of everything else by speech.mix_hear_below_snr_db) heard from it."""
     rate = stream.plan.sample_rate
     threshold = mix_threshold(cfg, subtask)
+    fade = seconds_to_samples(cfg.tfjp.fade_ms / 1000, rate)
+    clear = cfg.speech.mix_hear_below_snr_db
     heard = []
     for planned, grounded in foreground_speech(stream):
+        snr = speech_snr_db(stream, grounded, clips, fade)
+        if clear is not None and snr >= clear:
+            heard.append(MixHearing(grounded.event_id, snr, None, threshold))
+            continue
         end = min(stream.audio.size, grounded.offset + int(TAIL_S * rate))
         segment = np.ascontiguousarray(stream.audio[grounded.onset:end], dtype=np.float32)
         said = str(grounded.evidence.get("spoken_text") or planned.text)
@@ -61,7 +83,7 @@ def hear_in_mix(stream: Stream, subtask: str, asr: AsrModel, first_pass: AsrMode
         models = hearing_models(asr, first_pass, planned.language)
         transcript, wer = hear(said, segment, rate, planned.language, models, store,
                                threshold, entry)
-        heard.append(MixHearing(grounded.event_id, wer, threshold, transcript.text,
+        heard.append(MixHearing(grounded.event_id, snr, wer, threshold, transcript.text,
                                 str(entry.get("asr", models[-1].version()))))
     return heard
 
@@ -71,12 +93,15 @@ def with_mix_evidence(stream: Stream, heard: list[MixHearing]) -> Stream:
     if not heard:
         return stream
     by_id = {h.event_id: h for h in heard}
-    events = [
-        event.model_copy(update={"evidence": event.evidence | {
-            "mix_wer": round(by_id[event.event_id].wer, 4),
-            "mix_hypothesis": by_id[event.event_id].hypothesis[:300],
-            "mix_asr": by_id[event.event_id].asr}})
-        if event.event_id in by_id else event
+
+    def evidence(hearing: MixHearing) -> dict[str, float | int | str]:
+        if hearing.wer is None:
+            return {"mix_snr_db": hearing.snr_db}
+        return {"mix_snr_db": hearing.snr_db, "mix_wer": round(hearing.wer, 4),
+                "mix_hypothesis": hearing.hypothesis[:300], "mix_asr": hearing.asr}
+
+    events = [event.model_copy(update={"evidence": event.evidence | evidence(
+        by_id[event.event_id])}) if event.event_id in by_id else event
         for event in stream.plan.events]
     plan = stream.plan.model_copy(update={"events": events})
     return Stream(plan=plan, audio=stream.audio, labels=stream.labels,
@@ -85,7 +110,7 @@ def with_mix_evidence(stream: Stream, heard: list[MixHearing]) -> Stream:
 
 
 def masked(heard: list[MixHearing]) -> Retry | None:
-    worst = max((h for h in heard if h.masked), key=lambda h: h.wer, default=None)
+    worst = max((h for h in heard if h.masked), key=lambda h: h.wer or 0.0, default=None)
     if worst is None:
         return None
     return Retry("speech_masked_in_mix",

@@ -171,14 +171,14 @@ def learn_command(
     and write learn-report.json and learn-report.png."""
     from streamaudio.corpus import usable_cores
     from streamaudio.stage import StageError
-    from streamaudio.train.learn import REPORT_FILE, LearnSettings, learn
+    from streamaudio.train.learn import REPORT_FILE, TRAIN_DEFAULTS, LearnSettings, learn
     from streamaudio.train.metrics import comparison_table
 
     settings = LearnSettings(
         out=out, train_streams=train_streams, heldout_streams=heldout_streams, seed=seed,
         heldout_seed=seed + 1, stage=stage, max_minutes=max_minutes, max_steps=max_steps,
         workers=workers or usable_cores(), build_overrides=tuple(build_set or ()),
-        train_overrides=tuple(set_ or ()), subtasks=tuple(subtask or ()))
+        train_overrides=(*TRAIN_DEFAULTS, *(set_ or ())), subtasks=tuple(subtask or ()))
     try:
         result = learn(settings, say=lambda text: console.print(f"[bold]{text}[/]"))
     except (ValueError, OSError, StageError) as error:
@@ -234,13 +234,13 @@ def ablation_command(
     from streamaudio.corpus import usable_cores
     from streamaudio.stage import StageError
     from streamaudio.train.ablation import REPORT_FILE, paper_variants, run_ablation
-    from streamaudio.train.learn import LearnSettings
+    from streamaudio.train.learn import TRAIN_DEFAULTS, LearnSettings
 
     settings = LearnSettings(
         out=out, train_streams=train_streams, heldout_streams=heldout_streams, seed=seed,
         heldout_seed=seed + 1, stage=stage, max_minutes=max_minutes, max_steps=max_steps,
         workers=workers or usable_cores(), build_overrides=tuple(build_set or ()),
-        train_overrides=tuple(set_ or ()), subtasks=tuple(subtask or ()))
+        train_overrides=(*TRAIN_DEFAULTS, *(set_ or ())), subtasks=tuple(subtask or ()))
     catalog_dir = CatalogConfig().directory
     for item in build_set or ():
         if item.startswith("catalog.directory="):

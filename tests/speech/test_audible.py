@@ -44,6 +44,7 @@ def test_a_clean_stream_keeps_its_audio_and_records_what_the_mix_says(world: Pat
     assert spoken
     for _, event in spoken:
         assert 0.0 <= float(event.evidence["mix_wer"]) <= 0.3, event.evidence
+        assert float(event.evidence["mix_snr_db"]) > 5.0  # the tiny world's beds are quiet
         assert "whisper" in str(event.evidence["mix_asr"]) or "tiny" in str(
             event.evidence["mix_asr"])
     assert all("mix_wer" not in e.evidence for _, e in foreground_speech(plain))
@@ -57,13 +58,32 @@ def test_speech_drowned_in_the_mix_is_retried(world: Path) -> None:
     drowned = Stream(plan=stream.plan, audio=stream.audio + 3.0 * noise, labels=stream.labels,
                      chunk_ms=stream.chunk_ms, clip_guard_scale=stream.clip_guard_scale,
                      config_hash=stream.config_hash)
-    heard = builder.speech.hear_in_mix(drowned, "single_turn_chat")
+    heard = builder.speech.hear_in_mix(drowned, "single_turn_chat", builder.store)
     assert heard and all(h.masked for h in heard)
+    clean = builder.speech.hear_in_mix(stream, "single_turn_chat", builder.store)
+    assert all(h.snr_db - d.snr_db > 10 for h, d in zip(clean, heard, strict=True))
     retry = builder.hear_mix(get_subtask("single_turn_chat"), drowned)
     assert isinstance(retry, Retry) and retry.reason == "speech_masked_in_mix"
-    assert masked(builder.speech.hear_in_mix(stream, "single_turn_chat")) is None
+    assert masked(builder.speech.hear_in_mix(stream, "single_turn_chat", builder.store)) is None
 
 
 def test_noisy_subtasks_allow_more(world: Path) -> None:
     cfg = _config(world, "enforce")
     assert mix_threshold(cfg, "asr_noisy") > mix_threshold(cfg, "asr_clean")
+
+
+def test_speech_clear_of_the_rest_of_the_mix_is_measured_not_heard(world: Path) -> None:
+    cfg = load_config(overrides=[f"catalog.directory={world}", "retrieval.mode=class",
+                                 "speech.mix_check=measure",
+                                 "speech.mix_hear_below_snr_db=-200"])
+    stream = _stream(CorpusBuilder(cfg), Counter())
+    for _, event in foreground_speech(stream):
+        assert "mix_snr_db" in event.evidence and "mix_wer" not in event.evidence
+
+
+def test_the_mix_check_is_off_by_default(world: Path) -> None:
+    cfg = load_config(overrides=[f"catalog.directory={world}", "retrieval.mode=class"])
+    assert cfg.speech.mix_check == "skip"
+    stream = _stream(CorpusBuilder(cfg), Counter())
+    assert all("mix_wer" not in e.evidence and "mix_snr_db" not in e.evidence
+               for _, e in foreground_speech(stream))
