@@ -44,7 +44,7 @@ def save_checkpoint(out: Path, model: StreamingModel, tokenizer: Any, config_yam
     (tmp / TRAIN_CONFIG_FILE).write_text(config_yaml)
     torch.save({"format": STATE_FORMAT, **state}, tmp / STATE_FILE)
     if (out / LOGS_DIR).is_dir():
-        # open log files keep writing through the rename (same inode)
+        # the trainer flushes its log writers first: they reopen their files by path
         os.replace(out / LOGS_DIR, tmp / LOGS_DIR)
     if out.exists():
         os.replace(out, old)

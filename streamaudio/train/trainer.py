@@ -164,6 +164,13 @@ class _Logs:
         for key in ("loss", "text_loss", "control_loss", "control_accuracy", "lr"):
             self.writer.add_scalar(f"train/{key}", getattr(log, key), log.step)
 
+    def flush(self) -> None:
+        """Before a checkpoint swap moves the folder: TensorBoard's writer thread reopens
+        its event file by path on every write (without TensorFlow installed), so a write
+        during the swap would find no folder there."""
+        if self.writer is not None:
+            self.writer.flush()
+
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
@@ -366,11 +373,13 @@ def train(cfg: TrainConfig, corpus: str, stage_number: int, out: Path, *,
             if step % cfg.log_every == 0:
                 logs.write(log)
             if step - last_save >= cfg.save_every:
+                logs.flush()
                 _save(out, model, tokenizer, cfg, stage, step, optimizer, scheduler,
                       position, world, rank)
                 last_save = step
         if history and history[-1].step % cfg.log_every:
             logs.write(history[-1])
+        logs.flush()
         _save(out, model, tokenizer, cfg, stage, step, optimizer, scheduler, position,
               world, rank)
     finally:

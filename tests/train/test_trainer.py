@@ -284,3 +284,34 @@ def test_two_cpu_ranks_under_torchrun(train_corpus: Path, tiny_sets: list[str],
     # epoch; 4 steps = one whole epoch and 2 batches of the next, on both ranks
     assert state["positions"] == [{"epoch": 1, "batches": 2}] * 2
     load_model(tmp_path / "ddp")
+
+
+def test_tensorboard_keeps_every_step_across_checkpoint_swaps(
+        train_corpus: Path, tiny_config: TrainConfig, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """TensorBoard's writer thread reopens its file by path on each write; a save that
+    moved the logs folder while a write was pending lost it (and failed the run at
+    close). A slow disk (each write and each swap take a while) makes the race certain."""
+    import time
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.summary.writer import record_writer
+
+    from streamaudio.train import checkpoint
+
+    slow_write = record_writer.RecordWriter.write
+    monkeypatch.setattr(record_writer.RecordWriter, "write",
+                        lambda self, data: (time.sleep(0.2), slow_write(self, data))[1])
+    replace = checkpoint.os.replace
+
+    def slow_replace(source: str | Path, target: str | Path) -> None:
+        replace(source, target)
+        if Path(source).name == "logs":
+            time.sleep(0.3)
+
+    monkeypatch.setattr(checkpoint.os, "replace", slow_replace)
+    cfg = tiny_config.model_copy(update={"log_every": 1, "save_every": 1})
+    train(cfg, str(train_corpus), 3, tmp_path / "ck", max_steps=4)
+    events = EventAccumulator(str(tmp_path / "ck" / "logs" / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2, 3, 4]
