@@ -38,7 +38,7 @@ def test_ablation_runs_each_variant_on_one_held_out_corpus(tmp_path: Path,
             "--build-set", f"catalog.directory={world}", "--build-set", "retrieval.mode=class",
             "--build-set", "shards.streams_per_shard=4",
             "--build-set", f"cache.directory={tmp_path / 'cache'}"]
-    for item in tiny_sets:
+    for item in [*tiny_sets, "model.encoder.kind=conv"]:  # learn's default: whisper
         args += ["--set", item]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output

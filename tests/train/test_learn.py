@@ -29,7 +29,7 @@ def test_learn_builds_trains_evaluates_and_reports(tmp_path: Path, tiny_sets: li
             "--build-set", f"catalog.directory={world}", "--build-set", "retrieval.mode=class",
             "--build-set", "shards.streams_per_shard=4",
             "--build-set", f"cache.directory={tmp_path / 'cache'}"]
-    for item in tiny_sets:
+    for item in [*tiny_sets, "model.encoder.kind=conv"]:  # learn's default: whisper
         args += ["--set", item]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -39,6 +39,8 @@ def test_learn_builds_trains_evaluates_and_reports(tmp_path: Path, tiny_sets: li
     assert report["builds"]["train"]["split"] == "train"
     assert report["builds"]["heldout"]["seed"] == report["builds"]["train"]["seed"] + 1
     assert report["training"]["steps"] == 3 and len(report["training"]["curve"]) == 3
+    overrides = report["settings"]["train_overrides"]  # the defaults, then --set
+    assert overrides[0] == "model.encoder.kind=whisper" and overrides[-1].endswith("=conv")
     assert set(report["groups"]) >= {"overall", "hazard_alert", "benign_silence"}
     assert set(report["wall_seconds"]) == {"build_train", "build_heldout", "train", "evaluate"}
     held = {r.stream_id for r in iter_streams(out / "heldout-corpus")}
