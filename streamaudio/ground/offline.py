@@ -101,7 +101,9 @@ def _fit_lengths(bound: list[_Bound], cfg: Config) -> list[int] | Retry:
             lengths.append(size)
         else:
             cap = per_sound if b.event.role == "foreground" else max_event
-            lengths.append(max(grid, min(_floor_to(size, grid), max_event, cap)))
+            # a clip under one grid step is placed whole: TFJP snaps every clip to the
+            # grid, but with tfjp.enabled=false a 130 ms click stays 130 ms
+            lengths.append(min(size, max(grid, min(_floor_to(size, grid), max_event, cap))))
     return lengths
 
 

@@ -74,6 +74,15 @@ def test_lengths_always_fit_the_longest_draws_and_speech_is_never_cut() -> None:
     assert isinstance(too_long, Retry) and too_long.reason == "speech_too_long"
 
 
+def test_a_sound_shorter_than_the_grid_is_placed_whole() -> None:
+    """Without TFJP nothing snaps a clip to the 200 ms grid: a 130 ms click asked for
+    more samples than it has, and the render failed the whole build."""
+    cfg = load_config(overrides=["tfjp.enabled=false"])
+    click, sound = _bound("sound", 0.13), _bound("sound", 1.0)
+    lengths = _fit_lengths([click, sound], cfg)
+    assert lengths == [click.clip.audio.size, 16_000]
+
+
 def test_a_changed_clip_is_refused_at_render_time(world: Path, world_config: Config) -> None:
     builder = CorpusBuilder(world_config)
     plan = builder.ground(_scene(builder, 0))
