@@ -151,7 +151,7 @@ class SpeechConfig(_Section):
     # speech_masked_in_mix; measure: record SNR and WER in the evidence, retry nothing;
     # skip (default): neither. Off by default: whisper-base misheard utterances standing
     # 12 dB above the rest of the mix, so enforce dropped 7 of 54 real-catalog streams
-    # and doubled ASR time (README, "Heard again in the mix").
+    # and added an ASR pass per utterance (README, "Heard again in the mix").
     mix_check: Literal["skip", "measure", "enforce"] = "skip"
     mix_max_wer: float = Field(default=0.3, ge=0.0)
     # an utterance this far (dB) above the rest of its span in the mix is not heard again

@@ -24,6 +24,7 @@ from rich.table import Column
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from streamaudio.train.learn import LearnSettings
     from streamaudio.train.trainer import StepLog
 
 console = Console()
@@ -143,6 +144,22 @@ def _verdict(value: bool | None) -> str:
     return "-" if value is None else ("ok" if value else "MISS")
 
 
+def _learn_settings(out: Path, train_streams: int, heldout_streams: int, seed: int,
+                    stage: int, max_minutes: float, max_steps: int | None,
+                    workers: int | None, build_set: list[str] | None,
+                    set_: list[str] | None, subtask: list[str] | None) -> LearnSettings:
+    """`learn` and `ablation` options as LearnSettings: the held-out seed is seed + 1, and
+    the train overrides are learn's defaults followed by --set."""
+    from streamaudio.corpus import usable_cores
+    from streamaudio.train.learn import TRAIN_DEFAULTS, LearnSettings
+
+    return LearnSettings(
+        out=out, train_streams=train_streams, heldout_streams=heldout_streams, seed=seed,
+        heldout_seed=seed + 1, stage=stage, max_minutes=max_minutes, max_steps=max_steps,
+        workers=workers or usable_cores(), build_overrides=tuple(build_set or ()),
+        train_overrides=(*TRAIN_DEFAULTS, *(set_ or ())), subtasks=tuple(subtask or ()))
+
+
 def learn_command(
     out: Annotated[Path, typer.Option(help="Directory for both corpora, the checkpoint and "
                                       "learn-report.json / .png.")] = Path("learn"),
@@ -169,16 +186,12 @@ def learn_command(
     """Build a training and a held-out corpus (disjoint clips and sentences), train the
     reference model for --max-minutes, evaluate on the held-out corpus beside two baselines
     and write learn-report.json and learn-report.png."""
-    from streamaudio.corpus import usable_cores
     from streamaudio.stage import StageError
-    from streamaudio.train.learn import REPORT_FILE, TRAIN_DEFAULTS, LearnSettings, learn
+    from streamaudio.train.learn import REPORT_FILE, learn
     from streamaudio.train.metrics import comparison_table
 
-    settings = LearnSettings(
-        out=out, train_streams=train_streams, heldout_streams=heldout_streams, seed=seed,
-        heldout_seed=seed + 1, stage=stage, max_minutes=max_minutes, max_steps=max_steps,
-        workers=workers or usable_cores(), build_overrides=tuple(build_set or ()),
-        train_overrides=(*TRAIN_DEFAULTS, *(set_ or ())), subtasks=tuple(subtask or ()))
+    settings = _learn_settings(out, train_streams, heldout_streams, seed, stage, max_minutes,
+                               max_steps, workers, build_set, set_, subtask)
     try:
         result = learn(settings, say=lambda text: console.print(f"[bold]{text}[/]"))
     except (ValueError, OSError, StageError) as error:
@@ -231,16 +244,11 @@ def ablation_command(
     verified silence, and λ = 0.1 / 1 / 3, each trained for the same time on a corpus of the
     same seed and size, all evaluated on one held-out corpus."""
     from streamaudio.config import CatalogConfig
-    from streamaudio.corpus import usable_cores
     from streamaudio.stage import StageError
     from streamaudio.train.ablation import REPORT_FILE, paper_variants, run_ablation
-    from streamaudio.train.learn import TRAIN_DEFAULTS, LearnSettings
 
-    settings = LearnSettings(
-        out=out, train_streams=train_streams, heldout_streams=heldout_streams, seed=seed,
-        heldout_seed=seed + 1, stage=stage, max_minutes=max_minutes, max_steps=max_steps,
-        workers=workers or usable_cores(), build_overrides=tuple(build_set or ()),
-        train_overrides=(*TRAIN_DEFAULTS, *(set_ or ())), subtasks=tuple(subtask or ()))
+    settings = _learn_settings(out, train_streams, heldout_streams, seed, stage, max_minutes,
+                               max_steps, workers, build_set, set_, subtask)
     catalog_dir = CatalogConfig().directory
     for item in build_set or ():
         if item.startswith("catalog.directory="):
