@@ -12,7 +12,9 @@ same bytes, and print where the time went (`last_run.part_seconds`: CPU seconds 
 over the workers). Peak RSS (the largest process of the command: the CLI or a worker)
 is printed for a small and a large warm build of the sound subtasks, where memory must
 stay flat. `BENCH_BUILD_STREAMS` (default 96, the demo's mixture),
-`BENCH_BUILD_MEMORY_STREAMS` (default 100,2000) change the work."""
+`BENCH_BUILD_MEMORY_STREAMS` (default 100,2000) change the work. A third cold build
+hears every utterance alone (`speech.hear_in_packs=false`), for the packing's ratio
+(`BENCH_BUILD_ALONE=0` leaves it out)."""
 
 from __future__ import annotations
 
@@ -65,13 +67,17 @@ class Build(NamedTuple):
         return self.audio / self.inside
 
 
-def _build(out: Path, cache: Path, streams: int, subtasks: list[str] | None = None) -> Build:
-    """`streams` in total: split evenly over `subtasks` when they are named."""
+def _build(out: Path, cache: Path, streams: int, subtasks: list[str] | None = None,
+           settings: tuple[str, ...] = ()) -> Build:
+    """`streams` in total: split evenly over `subtasks` when they are named;
+    `settings`: more --set overrides."""
     if subtasks:
         streams = max(1, streams // len(subtasks))
 
     args = ["build", "--out", str(out), "--streams", str(streams), "--seed", "0",
             "--set", f"cache.directory={cache}"]
+    for setting in settings:
+        args += ["--set", setting]
     for name in subtasks or ():
         args += ["--subtask", name]
     start = time.perf_counter()
@@ -131,6 +137,14 @@ def main() -> dict[str, float]:
                   f"the build; peak RSS {run.peak_rss_mib:,.0f} MiB; {same}")
         _part_table(cold, warm)
         _projection(cold)
+        if os.environ.get("BENCH_BUILD_ALONE", "1") != "0":
+            # the same cold build with every utterance heard alone (speech/packed.py)
+            alone = _build(root / "alone", root / "cache-alone", streams,
+                           settings=("speech.hear_in_packs=false",))
+            print(f"cold, each utterance heard alone: {alone.x_real_time:.1f} x real time; "
+                  f"heard in packs {cold.x_real_time / alone.x_real_time:.2f}x faster "
+                  f"(ASR CPU s {alone.parts.get('asr', 0.0):.0f} -> "
+                  f"{cold.parts.get('asr', 0.0):.0f})")
         sound = list(SOUND_SUBTASKS)
         sizes = {}
         # warm up with the largest build: a clip first met later would load the embedder

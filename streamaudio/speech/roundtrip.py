@@ -15,8 +15,9 @@ from streamaudio.cache import ContentStore, input_key
 from streamaudio.config import Config
 from streamaudio.dsp.resample import resample
 from streamaudio.profile import timed
-from streamaudio.speech.asr import transcribe_cached
+from streamaudio.speech.asr import audio_digest, transcribe_cached
 from streamaudio.speech.normalize import normalize_text, word_error_rate
+from streamaudio.speech.packed import PreHeard, transcribe_packed
 from streamaudio.speech.types import (
     AsrModel,
     BackendError,
@@ -87,7 +88,7 @@ def synthesize_cached(tts: Any, text: str, voice: VoiceSpec, store: ContentStore
     return synthesis
 
 
-def _at_rate(synthesis: Synthesis, rate: int) -> np.ndarray:
+def at_rate(synthesis: Synthesis, rate: int) -> np.ndarray:
     audio = np.asarray(synthesis.audio, dtype=np.float32).reshape(-1)
     return resample(audio, synthesis.sample_rate, rate)
 
@@ -104,6 +105,7 @@ def speak(
     process: Callable[[np.ndarray], np.ndarray] | None = None,
     evidence: list[dict[str, Any]] | None = None,
     first_pass: AsrModel | None = None,
+    heard: PreHeard | None = None,
 ) -> Utterance | Drop:
     """Speak `text` with the first voice whose round trip passes. `voices` is in
     plan order (planned voice first); `tts` is a TtsBackend or a registry with
@@ -111,13 +113,15 @@ def speak(
     configuration problem and propagates. `evidence`, if given, receives every
     attempt's log entry, also when the result is a Drop. `first_pass` (a smaller
     model, for the languages it `hears`) hears each attempt before `asr`, which then
-    runs only when the first pass's WER is above the threshold."""
+    runs only when the first pass's WER is above the threshold. `heard`: transcripts
+    heard in packs beforehand (hear_ahead), used in place of hearing alone."""
     if not voices:
         raise SpeechUnavailable(f"no voice given for language {language!r}")
     log: list[dict[str, Any]] = []
     try:
         models = hearing_models(asr, first_pass, language)
-        return _speak(text, language, voices, tts, models, stores, cfg, rewriter, process, log)
+        return _speak(text, language, voices, tts, models, stores, cfg, rewriter, process, log,
+                      heard)
     finally:
         if evidence is not None:
             evidence.extend(log)
@@ -136,21 +140,54 @@ def hearing_models(asr: AsrModel, first_pass: AsrModel | None, language: str
 
 
 def hear(text: str, audio: np.ndarray, rate: int, language: str, models: list[AsrModel],
-         store: ContentStore, max_wer: float, entry: dict[str, Any]
-         ) -> tuple[Transcript, float]:
+         store: ContentStore, max_wer: float, entry: dict[str, Any],
+         heard: PreHeard | None = None) -> tuple[Transcript, float]:
     """The first model's transcript within `max_wer`, else the last model's. A first
     pass that missed leaves its WER in `entry`; with several models, `entry["asr"]`
-    names the one that was kept."""
+    names the one that was kept. A transcript in `heard` (hear_ahead) stands for
+    hearing alone; `entry["heard_ahead"]` says the kept one came from there."""
+    digest = audio_digest(audio, rate) if heard else ""
     for index, model in enumerate(models):
-        with timed("asr"):
-            transcript = transcribe_cached(model, audio, rate, language, store)
+        last = index == len(models) - 1
+        transcript = heard.get(model, digest) if heard else None
+        ahead = transcript is not None
+        if transcript is None:
+            with timed("asr"):
+                transcript = transcribe_cached(model, audio, rate, language, store)
         wer = word_error_rate(text, transcript.text, language)
-        if wer <= max_wer or index == len(models) - 1:
+        if wer <= max_wer or last:
+            if ahead:
+                entry["heard_ahead"] = True
             if len(models) > 1:
                 entry["asr"] = model.version()
             return transcript, wer
         entry["first_pass_wer"] = round(wer, 4)
     raise ValueError("no ASR model given")
+
+
+def hear_ahead(items: list[tuple[str, np.ndarray]], rate: int, language: str,
+               models: list[AsrModel], store: ContentStore, max_wer: float,
+               heard: PreHeard) -> list[bool]:
+    """Hear `(text, audio)` items in packs into `heard`, as `hear` would one by one:
+    every item by the first model, its misses by the next. Whether each was kept."""
+    digests = [audio_digest(a, rate) for _, a in items]
+    pending = list(dict(zip(digests, items, strict=True)).items())  # each audio once
+    kept: set[str] = set()
+    for model in models:
+        if not pending:
+            break
+        with timed("asr"):
+            transcripts = transcribe_packed(model, [a for _, (_, a) in pending], rate,
+                                            language, store)
+        missed = []
+        for (digest, (text, audio)), transcript in zip(pending, transcripts, strict=True):
+            heard.put(model, digest, transcript)
+            if word_error_rate(text, transcript.text, language) <= max_wer:
+                kept.add(digest)
+            else:
+                missed.append((digest, (text, audio)))
+        pending = missed
+    return [digest in kept for digest in digests]
 
 
 def _speak(
@@ -164,6 +201,7 @@ def _speak(
     rewriter: Rewriter | None,
     process: Callable[[np.ndarray], np.ndarray] | None,
     log: list[dict[str, Any]],
+    heard: PreHeard | None = None,
 ) -> Utterance | Drop:
     rate, tried = cfg.audio.sample_rate, cfg.speech.voice_attempts
     best: dict[str, Any] | None = None
@@ -178,11 +216,11 @@ def _speak(
             except BackendError as exc:
                 entry["error"] = f"{type(exc).__name__}: {exc}"[:_HYPOTHESIS_CHARS]
                 continue
-            audio = _at_rate(synthesis, rate)
+            audio = at_rate(synthesis, rate)
             if process is not None:
                 audio = np.asarray(process(audio), dtype=np.float32)
             transcript, wer = hear(current, audio, rate, language, models, stores.asr,
-                                   cfg.speech.max_wer, entry)
+                                   cfg.speech.max_wer, entry, heard)
             entry |= {"wer": round(wer, 4), "hypothesis": transcript.text[:_HYPOTHESIS_CHARS]}
             if best is None or wer < best["wer"]:
                 best = entry
@@ -202,11 +240,11 @@ def _speak(
             break
         # rewrite the latest failing sentence: each round then asks a new
         # question (a cached answer to the same prompt would repeat itself)
-        heard = next(
+        misheard = next(
             (e["hypothesis"] for e in reversed(log) if e["text"] == current and "hypothesis" in e),
             None,
         )
-        easier = rewriter.rewrite(current, language, heard)
+        easier = rewriter.rewrite(current, language, misheard)
         if easier is None or normalize_text(easier, language) in seen:
             break
         current = easier

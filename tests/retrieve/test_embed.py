@@ -101,6 +101,32 @@ def test_minilm_model_loads_once_per_process(minilm: MiniLmEmbedder) -> None:
     assert MiniLmEmbedder().model is minilm.model
 
 
+def test_numpy_minilm_equals_sentence_transformers(minilm: MiniLmEmbedder) -> None:
+    """The numpy forward pass is the model: the reference implementation (torch, through
+    sentence-transformers) gives the same vectors, for short, long (truncated at 256
+    tokens), accented and empty text, and a text's vector does not depend on its batch."""
+    from sentence_transformers import SentenceTransformer
+
+    texts = ["a dog barking", "Someone knocks on the wooden door three times, then waits.",
+             "kettle " * 400, "Ünïcödé café, naïve", ""]
+    reference = SentenceTransformer(str(minilm.model_dir), device="cpu").encode(
+        texts, convert_to_numpy=True, show_progress_bar=False, normalize_embeddings=True)
+    ours = minilm.embed_texts(texts)
+    np.testing.assert_allclose(ours, reference, atol=2e-6)
+    assert minilm.embed_texts(texts[1:2]).tobytes() == ours[1:2].tobytes()
+
+
+def test_minilm_needs_no_torch() -> None:
+    """A build worker that retrieves clips by text never imports torch (~4 s each)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from streamaudio.retrieve.embed import MiniLmEmbedder; "
+            "MiniLmEmbedder().embed_texts(['a dog barking']); "
+            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_clap_text_and_audio_share_a_normalised_space(clap: ClapEmbedder) -> None:
     text = clap.embed_texts(["a dog barks", "rain on a roof"])
     rng = np.random.default_rng(0)

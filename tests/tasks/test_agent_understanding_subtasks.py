@@ -140,12 +140,11 @@ def test_a_locked_voice_is_never_swapped_by_the_grounder() -> None:
     grounder = SpeechGrounder(Config())
     grounder.voices = {"en": VOICES}  # what the registry would list, without loading it
     planned = VoicePlan(backend="flite", voice="slt", speed=1.0)
-    rng = np.random.default_rng(0)
     for locked in (True, False):
         event = speech_event("q", "Am I a man or a woman, do you think?", planned,
                              response="You sound like a woman.", emotion="normal",
                              voice_locked=locked)
-        tried = {(v.backend, v.voice) for v in grounder._voice_order(event, rng)}
+        tried = {(v.backend, v.voice) for v in grounder._voice_order(event)}
         if locked:
             assert tried == {("flite", "slt")}
         else:
