@@ -133,28 +133,33 @@ class SpeechGrounder:
         transcripts are the same on every runner."""
         heard = PreHeard() if heard is None else heard
         rate = self.cfg.audio.sample_rate
-        pending = [(event, self._voice_order(event)) for event in events
-                   if event.kind == "speech" and event.voice is not None]
+        spoken = [e for e in events if e.kind == "speech" and e.voice is not None]
+        orders = [self._voice_order(event) for event in spoken]
+        pending = list(range(len(spoken)))
         for attempt in range(self.cfg.speech.voice_attempts):
-            by_language: dict[str, list[tuple[EventPlan, str, np.ndarray]]] = {}
-            for event, voices in pending:
+            by_language: dict[str, list[tuple[int, str, np.ndarray]]] = {}
+            missed: set[int] = set()  # events whose next voice is tried
+            for index in pending:
+                event, voices = spoken[index], orders[index]
                 if attempt >= len(voices):
                     continue
                 try:
                     with timed("tts"):
                         synthesis = synthesize_cached(self.registry, event.text,
                                                       voices[attempt], self.stores.tts)
-                except (BackendError, SpeechUnavailable):
+                except BackendError:  # a failed attempt: the round trip goes on, so do we
+                    missed.add(index)
+                    continue
+                except SpeechUnavailable:
                     continue  # the round trip meets it again and says why
                 audio = self._tfjp(at_rate(synthesis, rate))
-                by_language.setdefault(event.language, []).append((event, event.text, audio))
-            missed: set[int] = set()
+                by_language.setdefault(event.language, []).append((index, event.text, audio))
             for language, items in by_language.items():
                 models = hearing_models(self.asr, self.first_pass, language)
                 kept = hear_ahead([(t, a) for _, t, a in items], rate, language, models,
                                   self.stores.asr, self.cfg.speech.max_wer, heard)
-                missed |= {id(e) for (e, _, _), ok in zip(items, kept, strict=True) if not ok}
-            pending = [(e, v) for e, v in pending if id(e) in missed]
+                missed |= {i for (i, _, _), ok in zip(items, kept, strict=True) if not ok}
+            pending = sorted(missed)
         return heard
 
     def ahead(self, heard: PreHeard) -> HeardAhead:
@@ -188,6 +193,7 @@ class SpeechGrounder:
             "wer": round(result.wer, 4), "attempts": result.attempts,
             "rewritten_from": result.rewritten_from or "", "backend": result.backend_version,
             "asr": result.attempt_log[-1].get("asr", self.asr.version()),
+            "asr_window": result.attempt_log[-1].get("asr_window", 1),
             "clip_lufs": round(clip.lufs, 3),
         }
         return SpokenClip(clip, ref, words, evidence)

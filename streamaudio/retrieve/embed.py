@@ -80,8 +80,10 @@ class MiniLmEmbedder:
         key = str(self.model_dir)
         with _LOCK:
             if key not in _MINILM:
+                from streamaudio.blas import pin_blas_threads
                 from streamaudio.retrieve.minilm import MiniLmNumpy
 
+                pin_blas_threads()  # its vectors rank clips: the same in every runner
                 _MINILM[key] = MiniLmNumpy(self.model_dir)
             return _MINILM[key]
 

@@ -17,6 +17,7 @@ import numpy as np
 import soxr
 
 from streamaudio.atomic import atomic_path
+from streamaudio.blas import pin_blas_threads
 from streamaudio.cache import ContentStore, input_key
 from streamaudio.config import Config
 from streamaudio.profile import timed
@@ -159,18 +160,6 @@ def first_pass_asr(cfg: Config) -> WhisperAsr | None:
 
 _MODELS: dict[tuple[str, str, int], Any] = {}
 _MODELS_LOCK = threading.Lock()
-
-
-def pin_blas_threads() -> None:
-    """Run numpy's BLAS on one thread in this process, for good. faster-whisper's
-    mel features go through BLAS, whose result depends on its thread count, and so
-    do the transcript and word timings (hence round-trip drops): unpinned, a Dask
-    worker (OMP_NUM_THREADS=1) and an in-process build wrote other speech shards.
-    Process-wide and never restored, because a scoped limit would be undone by one
-    thread while another transcribes."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
 
 
 def _load_model(directory: Path, compute_type: str, threads: int) -> Any:

@@ -54,17 +54,18 @@ def _split(transcript: Transcript, spans: list[tuple[int, int]], pause: int,
 
 
 def transcribe_packed(model: AsrModel, audios: Sequence[np.ndarray], rate: int,
-                      language: str, store: ContentStore) -> list[Transcript]:
+                      language: str, store: ContentStore) -> list[tuple[Transcript, int]]:
     """A transcript for each of `audios` (one language, `rate` Hz), heard in packs of
-    up to WINDOW_SECONDS. Each pack's transcript is cached by the pack's audio, so the
-    same utterances in the same order are heard the same way on every machine."""
+    up to WINDOW_SECONDS, with the number of utterances in its window. Each pack's
+    transcript is cached by the pack's audio, so the same utterances in the same
+    order are heard the same way on every machine."""
     pause = round(PAUSE_SECONDS * rate)
     silence = np.zeros(pause, dtype=np.float32)
-    results: list[Transcript | None] = [None] * len(audios)
+    results: list[tuple[Transcript, int] | None] = [None] * len(audios)
     for group in packs([a.size for a in audios], round(WINDOW_SECONDS * rate), pause):
         if len(group) == 1:  # heard alone, as the round trip would: one cache entry
-            results[group[0]] = transcribe_cached(model, audios[group[0]], rate, language,
-                                                  store)
+            results[group[0]] = (transcribe_cached(model, audios[group[0]], rate, language,
+                                                   store), 1)
             continue
         parts, spans, offset = [], [], 0
         for index in group:
@@ -77,7 +78,7 @@ def transcribe_packed(model: AsrModel, audios: Sequence[np.ndarray], rate: int,
         for index, transcript in zip(group, _split(heard, spans, pause,
                                                    [audios[i] for i in group], rate),
                                      strict=True):
-            results[index] = transcript
+            results[index] = (transcript, len(group))
     return [r for r in results if r is not None]
 
 
@@ -86,15 +87,15 @@ class PreHeard:
     round trip takes one from here instead of hearing the utterance alone."""
 
     def __init__(self) -> None:
-        self._heard: dict[tuple[str, str], Transcript] = {}
+        self._heard: dict[tuple[str, str], tuple[Transcript, int]] = {}
 
     def __len__(self) -> int:
         return len(self._heard)
 
-    def put(self, model: AsrModel, digest: str, transcript: Transcript) -> None:
-        """The first transcript of an audio stays: what a later pack heard of the same
-        audio never changes an utterance already decided."""
-        self._heard.setdefault((model.version(), digest), transcript)
+    def put(self, model: AsrModel, digest: str, transcript: Transcript, window: int) -> None:
+        """`window`: utterances heard in that whisper window. The first transcript of an
+        audio stays: a later pack never changes an utterance already decided."""
+        self._heard.setdefault((model.version(), digest), (transcript, window))
 
-    def get(self, model: AsrModel, digest: str) -> Transcript | None:
+    def get(self, model: AsrModel, digest: str) -> tuple[Transcript, int] | None:
         return self._heard.get((model.version(), digest))

@@ -145,19 +145,20 @@ def hear(text: str, audio: np.ndarray, rate: int, language: str, models: list[As
     """The first model's transcript within `max_wer`, else the last model's. A first
     pass that missed leaves its WER in `entry`; with several models, `entry["asr"]`
     names the one that was kept. A transcript in `heard` (hear_ahead) stands for
-    hearing alone; `entry["heard_ahead"]` says the kept one came from there."""
+    hearing alone; `entry["asr_window"]` is the number of utterances in the whisper
+    window of the kept one (1: heard alone)."""
     digest = audio_digest(audio, rate) if heard else ""
     for index, model in enumerate(models):
         last = index == len(models) - 1
-        transcript = heard.get(model, digest) if heard else None
-        ahead = transcript is not None
-        if transcript is None:
+        ahead = heard.get(model, digest) if heard else None
+        if ahead is None:
             with timed("asr"):
-                transcript = transcribe_cached(model, audio, rate, language, store)
+                transcript, window = transcribe_cached(model, audio, rate, language, store), 1
+        else:
+            transcript, window = ahead
         wer = word_error_rate(text, transcript.text, language)
         if wer <= max_wer or last:
-            if ahead:
-                entry["heard_ahead"] = True
+            entry["asr_window"] = window
             if len(models) > 1:
                 entry["asr"] = model.version()
             return transcript, wer
@@ -180,8 +181,9 @@ def hear_ahead(items: list[tuple[str, np.ndarray]], rate: int, language: str,
             transcripts = transcribe_packed(model, [a for _, (_, a) in pending], rate,
                                             language, store)
         missed = []
-        for (digest, (text, audio)), transcript in zip(pending, transcripts, strict=True):
-            heard.put(model, digest, transcript)
+        for (digest, (text, audio)), (transcript, window) in zip(pending, transcripts,
+                                                                 strict=True):
+            heard.put(model, digest, transcript, window)
             if word_error_rate(text, transcript.text, language) <= max_wer:
                 kept.add(digest)
             else:

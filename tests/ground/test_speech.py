@@ -68,3 +68,45 @@ def test_noisy_asr_still_emits_every_spoken_word(world: Path, tmp_path: Path) ->
     speech = [e for e in stream.plan.events if e.clip.clip_id.startswith("tts/")]
     assert emitted == " ".join(str(e.evidence["spoken_text"]) for e in speech)
     assert stream.plan.scene.bed_offset_db > 0
+
+
+def _windows(root: Path) -> list[int]:
+    """`asr_window` of every spoken event in the corpus at `root`."""
+    from streamaudio.schema import GroundedPlan
+    from streamaudio.shards.reader import iter_streams
+
+    windows = []
+    for record in iter_streams(root):
+        plan = GroundedPlan.from_json(record.plan)
+        windows += [int(e.evidence["asr_window"]) for e in plan.events
+                    if e.clip.clip_id.startswith("tts/")]
+    return windows
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_a_shards_speech_is_heard_in_packs(world: Path, tmp_path: Path, packed: bool,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """With speech.hear_in_packs a shard's utterances share whisper windows (the evidence
+    says how many per window) and whisper runs fewer times than there are utterances;
+    without, each is heard alone. Both keep every stream."""
+    from streamaudio.speech.asr import WhisperAsr
+
+    calls = []
+    transcribe = WhisperAsr.transcribe
+
+    def counted(self: WhisperAsr, *args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return transcribe(self, *args, **kwargs)
+
+    monkeypatch.setattr(WhisperAsr, "transcribe", counted)
+    cfg = load_config(overrides=[f"catalog.directory={world}", f"cache.directory={tmp_path}/c",
+                                 "retrieval.mode=class", f"speech.hear_in_packs={packed}"])
+    outcome = CorpusBuilder(cfg).build_shard(tmp_path / "corpus", get_subtask("multi_turn_chat"),
+                                             0, 3, 0)
+    assert outcome.streams == 3, outcome.drops
+    windows = _windows(tmp_path / "corpus")
+    assert len(windows) >= 6
+    if packed:
+        assert max(windows) >= 3 and len(calls) < len(windows)
+    else:
+        assert set(windows) == {1} and len(calls) >= len(windows)

@@ -83,11 +83,12 @@ def test_each_utterance_gets_its_own_words_in_its_own_samples(
     heard = transcribe_packed(counting, spoken, RATE, "en", store)
     assert len(counting.heard) == 1  # three sentences, one window
     assert len(heard) == len(SENTENCES)
-    for text, audio, transcript in zip(SENTENCES, spoken, heard, strict=True):
+    assert [window for _, window in heard] == [3, 3, 3]
+    for text, audio, (transcript, _) in zip(SENTENCES, spoken, heard, strict=True):
         assert word_error_rate(text, transcript.text, "en") <= 0.1, transcript.text
         assert all(0 <= w.start <= w.end <= audio.size for w in transcript.words)
         assert [w.start for w in transcript.words] == sorted(w.start for w in transcript.words)
-    assert heard[1].words[0].start >= PAD - RATE // 10  # timed against its own audio
+    assert heard[1][0].words[0].start >= PAD - RATE // 10  # timed against its own audio
     again = transcribe_packed(counting, spoken, RATE, "en", store)
     assert again == heard and len(counting.heard) == 1  # cached by the window's audio
 
@@ -96,8 +97,8 @@ def test_one_utterance_is_heard_alone_like_the_round_trip(
         tiny: WhisperAsr, spoken: list[np.ndarray], tmp_path: Path) -> None:
     counting = CountingAsr(tiny)
     store = ContentStore(tmp_path, "asr")
-    [alone] = transcribe_packed(counting, spoken[:1], RATE, "en", store)
-    assert counting.heard == [spoken[0].size / RATE]  # no pause added
+    [(alone, window)] = transcribe_packed(counting, spoken[:1], RATE, "en", store)
+    assert counting.heard == [spoken[0].size / RATE] and window == 1  # no pause added
     assert transcribe_cached(counting, spoken[0], RATE, "en", store) == alone
     assert len(counting.heard) == 1  # the same cache entry
 
@@ -124,11 +125,11 @@ def test_the_round_trip_takes_what_was_heard_ahead(
     for text in SENTENCES:
         result = speak(text, "en", [voice], Spoken(), counting, stores, cfg, heard=heard)
         assert isinstance(result, Utterance), result
-        assert result.attempt_log[0]["heard_ahead"] is True
+        assert result.attempt_log[0]["asr_window"] == 3
     assert len(counting.heard) == 1  # nothing heard alone
     missing = speak(SENTENCES[1], "en", [voice], Spoken(), counting, stores, cfg,
                     heard=PreHeard())
-    assert isinstance(missing, Utterance) and "heard_ahead" not in missing.attempt_log[0]
+    assert isinstance(missing, Utterance) and missing.attempt_log[0]["asr_window"] == 1
     assert len(counting.heard) == 2  # not heard ahead: heard alone
 
 
