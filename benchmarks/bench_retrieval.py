@@ -2,8 +2,8 @@
 (random unit 384-d vectors, real MiniLM query vectors), MiniLM throughput on the
 real captions, and the time to build the index of the real catalogs.
 
-Figures: ~0.5 ms per query and ~500 short captions/s on 2 cores (ASSETS.md);
-here one thread each, as the other benchmarks.
+Figures: ~0.5 ms per query; MiniLM runs in numpy one text at a time (retrieve/minilm.py),
+one thread, as the other benchmarks.
 Run: python benchmarks/bench_retrieval.py
 """
 
@@ -52,7 +52,7 @@ def main() -> dict[str, float]:
     faiss.omp_set_num_threads(1)
     embedder = MiniLmEmbedder()
     catalog = load_catalogs(CATALOGS)
-    embedder.embed_texts(["warm up"])  # loads the model (2-4 s), not measured
+    embedder.embed_texts(["warm up"])  # loads the model (~0.5 s), not measured
     captions = [entry.caption for entry in catalog]
     start = time.perf_counter()
     embedder.embed_texts(captions)

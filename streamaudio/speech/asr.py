@@ -155,7 +155,8 @@ def first_pass_asr(cfg: Config) -> WhisperAsr | None:
         return None
     name = FIRST_PASS_NAME if cfg.speech.asr_first_pass_dir is None else directory.name
     return WhisperAsr(cfg, directory=directory, name=name,
-                      languages=tuple(cfg.speech.asr_first_pass_languages))
+                      languages=tuple(cfg.speech.asr_first_pass_languages),
+                      beam_size=cfg.speech.asr_first_pass_beam_size)
 
 
 _MODELS: dict[tuple[str, str, int], Any] = {}
@@ -238,11 +239,13 @@ class WhisperAsr:
     """AsrModel over faster-whisper; the model loads on first use."""
 
     def __init__(self, cfg: Config, directory: Path | None = None, name: str | None = None,
-                 languages: tuple[str, ...] | None = None) -> None:
+                 languages: tuple[str, ...] | None = None, beam_size: int | None = None
+                 ) -> None:
         """`directory` and `name` default to speech.asr_model_dir (else whisper-base);
-        `languages` limits what the model is asked to hear (None: any)."""
+        `languages` limits what the model is asked to hear (None: any); `beam_size`
+        defaults to speech.asr_beam_size."""
         self.cfg = cfg
-        self.beam_size = cfg.speech.asr_beam_size
+        self.beam_size = cfg.speech.asr_beam_size if beam_size is None else beam_size
         self.decode_options = DECODE_OPTIONS
         self._directory: Path | None = directory
         self.name = name

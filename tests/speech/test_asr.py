@@ -274,3 +274,15 @@ def test_transcribe_cached(tmp_path: Path) -> None:
     transcribe_cached(asr, audio, RATE, "zh", store)  # another language: another key
     transcribe_cached(asr, audio[::-1], RATE, "en", store)  # other audio: another key
     assert asr.calls == 3
+    asr.beam_size = 1  # another beam: another transcript, another key
+    transcribe_cached(asr, audio, RATE, "en", store)
+    assert asr.calls == 4
+
+
+def test_the_first_pass_decodes_greedily_and_whisper_base_with_beams(real_cfg: Config) -> None:
+    """tiny.en only filters (its misses go to whisper-base), so it decodes greedily."""
+    from streamaudio.speech.asr import first_pass_asr
+
+    tiny = first_pass_asr(real_cfg)
+    assert tiny is not None and tiny.beam_size == real_cfg.speech.asr_first_pass_beam_size == 1
+    assert WhisperAsr(real_cfg).beam_size == real_cfg.speech.asr_beam_size == 5
