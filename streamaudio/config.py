@@ -151,7 +151,7 @@ class SpeechConfig(_Section):
     asr_first_pass_beam_size: int = Field(default=1, ge=1)
     # A shard's first attempts heard many to a whisper window (speech/packed.py) before the
     # round trip, which then hears alone only what the packs did not settle: whisper reads
-    # 30 s per call however short the sentence (~2.4x less ASR time, benchmarks/).
+    # 30 s per call however short the sentence (demo mixture: 2.4x less ASR CPU time).
     hear_in_packs: bool = True
     # Foreground speech heard again from the rendered stream (speech/audible.py). enforce: a
     # stream whose speech the mix masks (WER above the threshold) is retried, counted as
