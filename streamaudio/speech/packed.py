@@ -46,7 +46,6 @@ def _split(transcript: Transcript, spans: list[tuple[int, int]], pause: int,
         words = [WordTiming(w.word, min(max(w.start - offset, 0), length),
                             min(max(w.end - offset, 0), length))
                  for w in transcript.words if lo <= (w.start + w.end) // 2 < hi]
-        words = [WordTiming(w.word, w.start, max(w.end, w.start)) for w in words]
         words = refine_timings(words, audio, rate)
         out.append(Transcript(joiner.join(w.word for w in words).strip(),
                               transcript.language, tuple(words)))
